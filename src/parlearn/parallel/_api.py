@@ -1,0 +1,349 @@
+"""The public entry points: ``map``, ``imap`` and ``Pool``.
+
+``map``/``imap`` with a backend name use a default pool per (backend, workers), created on first
+use and kept for later calls (so repeated calls do not pay process start-up), closed at exit.
+A ``Pool`` is the same thing with an explicit lifetime.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal
+
+from parlearn.errors import MissingDependencyError
+from parlearn.parallel import _auto
+from parlearn.parallel._backend import Backend, cpu_count
+from parlearn.parallel._engine import Emitted, ErrorPolicy, new_job, raise_failure, run_job
+from parlearn.parallel._progress import ProgressArg, make_reporter
+from parlearn.parallel._results import Failure, Results
+from parlearn.parallel._task import run_chunk
+
+__all__ = ["BACKENDS", "Pool", "imap", "map"]
+
+BackendName = Literal["auto", "serial", "threads", "processes", "async", "ray"]
+BACKENDS: tuple[str, ...] = ("auto", "serial", "threads", "processes", "async", "ray")
+
+
+def _backend_class(name: str) -> type[Backend]:
+    if name == "serial":
+        from parlearn.parallel._serial import SerialBackend
+
+        return SerialBackend
+    if name == "threads":
+        from parlearn.parallel._threads import ThreadsBackend
+
+        return ThreadsBackend
+    if name == "processes":
+        from parlearn.parallel._processes import ProcessesBackend
+
+        return ProcessesBackend
+    if name == "async":
+        from parlearn.parallel._async import AsyncBackend
+
+        return AsyncBackend
+    if name == "ray":
+        try:
+            from parlearn.parallel._ray import RayBackend
+        except ImportError as exc:
+            raise MissingDependencyError("ray", "ray", "backend='ray'") from exc
+        return RayBackend
+    raise ValueError(
+        f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}, or pass a Pool"
+    )
+
+
+class Pool:
+    """A reusable set of workers of one backend, with an explicit lifetime.
+
+    >>> with Pool("processes", workers=4) as pool:          # doctest: +SKIP
+    ...     squares = pool.map(lambda x: x * x, range(10))
+
+    Backend options (``processes``: ``max_worker_memory``, ``start_method``, ``blas_threads``)
+    are passed as keyword arguments. Using a closed pool raises ``PoolClosedError``.
+    """
+
+    def __init__(self, backend: str = "processes", workers: int | None = None, **options: Any):
+        if backend == "auto":
+            raise ValueError(
+                "a Pool needs a concrete backend, got 'auto'; choose one of "
+                "serial, threads, processes, async, ray (map() accepts backend='auto')"
+            )
+        self._backend = _backend_class(backend)(workers, **options)
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def workers(self) -> int:
+        return self._backend.workers
+
+    def imap(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        chunksize: int | None = None,
+        ordered: bool = True,
+        progress: ProgressArg = False,
+        timeout: float | None = None,
+        errors: ErrorPolicy = "raise",
+    ) -> Iterator[Any]:
+        """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
+        self._backend._check_open()
+        _validate(timeout, errors)
+        total = _length(items)
+        job = new_job(fn, timeout)
+        return run_job(
+            self._backend,
+            job,
+            enumerate(items),
+            total=total,
+            chunksize=chunksize,
+            ordered=ordered,
+            errors=errors,
+            reporter=make_reporter(progress, total, f"parlearn {self._backend.name}"),
+            done_first=[],
+        )
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        chunksize: int | None = None,
+        ordered: bool = True,
+        progress: ProgressArg = False,
+        timeout: float | None = None,
+        errors: ErrorPolicy = "raise",
+    ) -> list[Any]:
+        """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`."""
+        results = self.imap(
+            fn,
+            items,
+            chunksize=chunksize,
+            ordered=ordered,
+            progress=progress,
+            timeout=timeout,
+            errors=errors,
+        )
+        return Results(results) if errors == "collect" else list(results)
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Pool({self._backend!r})"
+
+
+# --------------------------------------------------------------------------- default pools
+
+_default_pools: dict[tuple[str, int | None], Pool] = {}
+_default_lock = threading.Lock()
+
+
+def _default_pool(name: str, workers: int | None) -> Pool:
+    with _default_lock:
+        pool = _default_pools.get((name, workers))
+        if pool is None or pool.backend.closed:
+            pool = _default_pools[(name, workers)] = Pool(name, workers)
+        return pool
+
+
+@atexit.register
+def shutdown_default_pools() -> None:
+    """Close the pools that ``map``/``imap`` created (also run at interpreter exit)."""
+    with _default_lock:
+        pools = list(_default_pools.values())
+        _default_pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+# --------------------------------------------------------------------------- map / imap
+
+
+def imap(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    backend: BackendName | str | Pool = "auto",
+    workers: int | None = None,
+    chunksize: int | None = None,
+    ordered: bool = True,
+    progress: ProgressArg = False,
+    timeout: float | None = None,
+    errors: ErrorPolicy = "raise",
+) -> Iterator[Any]:
+    """Lazily yield ``fn(item)`` for each item, running them in parallel.
+
+    Reads ``items`` only as fast as workers take them (a generator of a billion items never
+    lands in memory). Arguments are those of :func:`map`.
+    """
+    _validate(timeout, errors)
+    if isinstance(backend, Pool):
+        return backend.imap(
+            fn,
+            items,
+            chunksize=chunksize,
+            ordered=ordered,
+            progress=progress,
+            timeout=timeout,
+            errors=errors,
+        )
+    if backend != "auto":
+        _backend_class(backend)  # unknown names and missing extras fail now, not on next()
+        return _default_pool(backend, workers).imap(
+            fn,
+            items,
+            chunksize=chunksize,
+            ordered=ordered,
+            progress=progress,
+            timeout=timeout,
+            errors=errors,
+        )
+    return _auto_imap(fn, items, workers, chunksize, ordered, progress, timeout, errors)
+
+
+def map(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    backend: BackendName | str | Pool = "auto",
+    workers: int | None = None,
+    chunksize: int | None = None,
+    ordered: bool = True,
+    progress: ProgressArg = False,
+    timeout: float | None = None,
+    errors: ErrorPolicy = "raise",
+) -> list[Any]:
+    """``[fn(item) for item in items]``, computed in parallel.
+
+    - ``backend``: ``"auto"`` (pick from the work, see ``parlearn.parallel._auto``),
+      ``"serial"``, ``"threads"``, ``"processes"``, ``"async"`` (coroutine functions),
+      ``"ray"`` (``pip install parlearn[ray]``), or a :class:`Pool`.
+    - ``workers``: worker count (async: concurrent coroutines); None for the backend default.
+    - ``chunksize``: items per dispatch; None sizes chunks from measured task times.
+    - ``ordered``: results in input order (default) or as they finish.
+    - ``progress``: True for a progress bar on stderr, or a callable ``(done, total)``.
+    - ``timeout``: seconds one item may run; an overrun fails that item with TaskTimeoutError.
+    - ``errors``: ``"raise"`` raises the first task error (its original type, with the item
+      index in a note and the worker traceback as ``__cause__``); ``"collect"`` returns a
+      :class:`Results` list with a :class:`Failure` in place of each failed item.
+    """
+    results = imap(
+        fn,
+        items,
+        backend=backend,
+        workers=workers,
+        chunksize=chunksize,
+        ordered=ordered,
+        progress=progress,
+        timeout=timeout,
+        errors=errors,
+    )
+    return Results(results) if errors == "collect" else list(results)
+
+
+def _validate(timeout: float | None, errors: str) -> None:
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise ValueError(
+            f"timeout must be a positive number of seconds, got {timeout!r}; "
+            "pass timeout=None for no limit"
+        )
+
+
+def _length(items: Iterable[Any]) -> int | None:
+    try:
+        return len(items)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _auto_imap(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    workers: int | None,
+    chunksize: int | None,
+    ordered: bool,
+    progress: ProgressArg,
+    timeout: float | None,
+    errors: ErrorPolicy,
+) -> Iterator[Any]:
+    total = _length(items)
+    if inspect.iscoroutinefunction(fn):
+        return _default_pool("async", workers).imap(
+            fn, items, chunksize=chunksize, ordered=ordered, progress=progress,
+            timeout=timeout, errors=errors,
+        )  # fmt: skip
+    return _probe_then_run(fn, items, total, workers, chunksize, ordered, progress, timeout, errors)
+
+
+def _probe_then_run(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    total: int | None,
+    workers: int | None,
+    chunksize: int | None,
+    ordered: bool,
+    progress: ProgressArg,
+    timeout: float | None,
+    errors: ErrorPolicy,
+) -> Iterator[Any]:
+    """Run the first items here to measure them, choose a backend, then run the rest there.
+    A generator, so nothing runs before the caller asks for the first result."""
+    source = enumerate(items)
+    done_first: list[Emitted] = []
+    ended = True
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    for index, item in source:
+        outcome = run_chunk(fn, [item], timeout=timeout)
+        failure = outcome.failures.get(0)
+        if failure is not None:
+            if errors == "raise":
+                raise raise_failure(failure, index, item)
+            done_first.append((index, Failure(index, failure.exception, failure.traceback)))
+        else:
+            done_first.append((index, outcome.values[0]))
+        wall = time.perf_counter() - wall0
+        if wall >= _auto.PROBE_SECONDS or len(done_first) >= _auto.PROBE_MAX_ITEMS:
+            ended = False
+            break
+    wall = max(time.perf_counter() - wall0, 1e-9)
+    cpu = time.thread_time() - cpu0
+    if ended:
+        remaining: int | None = 0
+    else:
+        remaining = None if total is None else total - len(done_first)
+    name = _auto.choose_backend(
+        is_coroutine=False,
+        cores=cpu_count(),
+        remaining=remaining,
+        per_item_seconds=wall / max(len(done_first), 1),
+        cpu_share=min(cpu / wall, 1.0),
+    )
+    pool = _default_pool(name, workers if name != "serial" else None)
+    job = new_job(fn, timeout)
+    yield from run_job(
+        pool.backend,
+        job,
+        source,
+        total=total,
+        chunksize=chunksize,
+        ordered=ordered,
+        errors=errors,
+        reporter=make_reporter(progress, total, f"parlearn {name}"),
+        done_first=done_first,
+    )

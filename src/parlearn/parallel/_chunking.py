@@ -1,0 +1,62 @@
+"""How many items go to a worker at once.
+
+Dispatching a chunk costs a roughly fixed overhead (pickling, a pipe round trip, a future),
+so tiny tasks are batched. As joblib does, we measure how long items take where they run and
+size chunks toward a target duration: long enough that the fixed overhead is a small share,
+short enough that the work still spreads evenly over the workers and the tail stays short.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["ChunkSizer"]
+
+# When the total is known, no chunk is larger than total / (workers * SPREAD), so every worker
+# gets several chunks and a slow one cannot leave the others idle for long (the same rule as
+# multiprocessing.Pool.map, which uses 4).
+SPREAD = 4
+# An unbounded stream keeps at most this many items in one chunk, so memory stays bounded.
+MAX_STREAM_CHUNK = 10_000
+
+
+class ChunkSizer:
+    """Chooses the next chunk size from the per-item times seen so far (a pure state machine)."""
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        total: int | None,
+        target_seconds: float,
+        fixed: int | None = None,
+    ) -> None:
+        if fixed is not None and (not isinstance(fixed, int) or fixed < 1):
+            raise ValueError(
+                f"chunksize must be a positive int, got {fixed!r}; "
+                "pass chunksize=None to size chunks automatically"
+            )
+        self._fixed = fixed
+        self._target = target_seconds
+        if total is None:
+            self._cap = MAX_STREAM_CHUNK
+        else:
+            self._cap = max(1, math.ceil(total / (max(workers, 1) * SPREAD)))
+        self._per_item: float | None = None
+
+    def next_size(self) -> int:
+        if self._fixed is not None:
+            return self._fixed
+        if self._per_item is None:
+            return 1  # nothing measured yet: probe with single items
+        if self._per_item <= 0:
+            return self._cap
+        return max(1, min(self._cap, int(self._target / self._per_item)))
+
+    def observe(self, items: int, seconds: float) -> None:
+        """Record that ``items`` items took ``seconds`` of compute where they ran."""
+        if items <= 0:
+            return
+        per_item = seconds / items
+        # Smooth with the history so one noisy chunk does not swing the size.
+        self._per_item = per_item if self._per_item is None else 0.5 * (self._per_item + per_item)

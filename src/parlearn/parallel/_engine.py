@@ -1,0 +1,154 @@
+"""The one loop behind ``map`` and ``imap``, whatever the backend.
+
+::
+
+    items ──► chunks (sized by ChunkSizer) ──► backend.submit ──► futures (at most
+      ▲                                                          workers x in_flight_per_worker)
+      └── retry: items of a lost worker                              │ first completed
+                                                                     ▼
+                       ordered: reorder buffer ◄── outcomes ──► errors: raise or collect
+                                                                     │
+                                                                 progress
+
+Backpressure: a new chunk is read from ``items`` only when a slot is free and, when ordered,
+when the reorder buffer is below its limit; a generator is never read far ahead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import reprlib
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, Literal
+
+from parlearn.parallel._backend import Backend
+from parlearn.parallel._chunking import ChunkSizer
+from parlearn.parallel._progress import Reporter
+from parlearn.parallel._results import Failure
+from parlearn.parallel._task import Chunk, ChunkOutcome, Job, RemoteTraceback, TaskFailure
+
+__all__ = ["Emitted", "run_job"]
+
+ErrorPolicy = Literal["raise", "collect"]
+# An item already computed (by the auto probe): (index, value or failure).
+Emitted = tuple[int, Any]
+
+_job_ids = itertools.count()
+# With ordered results the reorder buffer holds at most this many chunks' worth of items
+# beyond those in flight, so memory stays bounded when one early item is slow.
+BUFFER_CHUNKS = 4
+
+
+def new_job(fn: Any, timeout: float | None) -> Job:
+    return Job(next(_job_ids), fn, timeout)
+
+
+def raise_failure(failure: TaskFailure, index: int, item: Any) -> BaseException:
+    """The exception to raise in the caller for a failed item, with where it came from."""
+    exc = failure.exception
+    if failure.traceback and exc.__traceback__ is None and exc.__cause__ is None:
+        # It came from another process: chain the worker's traceback, as CPython does.
+        exc.__cause__ = RemoteTraceback(failure.traceback)
+    note = f"raised by item {index} ({reprlib.repr(item)}) in parlearn.parallel.map"
+    if hasattr(exc, "add_note"):
+        if note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+    return exc
+
+
+def run_job(
+    backend: Backend,
+    job: Job,
+    source: Iterator[tuple[int, Any]],
+    *,
+    total: int | None,
+    chunksize: int | None,
+    ordered: bool,
+    errors: ErrorPolicy,
+    reporter: Reporter,
+    done_first: list[Emitted],
+) -> Iterator[Any]:
+    """Yield results of ``job.fn`` over ``source`` (pairs of index and item)."""
+    sizer = ChunkSizer(
+        workers=backend.workers,
+        total=None if total is None else max(total - len(done_first), 0),
+        target_seconds=backend.target_chunk_seconds,
+        fixed=chunksize if chunksize is not None else backend.fixed_chunksize,
+    )
+    max_in_flight = max(1, backend.workers * backend.in_flight_per_worker)
+    chunk_ids = itertools.count()
+    in_flight: dict[Future[ChunkOutcome], Chunk] = {}
+    retry: deque[tuple[int, Any]] = deque()
+    buffered: dict[int, Any] = {}
+    next_index = 0
+    exhausted = False
+    finished = False
+    max_chunk = 1
+
+    for index, value in done_first:
+        reporter.advance(1)
+        yield value
+        next_index = index + 1
+
+    backend.start_job(job)
+    try:
+        while True:
+            buffer_limit = BUFFER_CHUNKS * max_in_flight * max_chunk
+            while (
+                len(in_flight) < max_in_flight
+                and (retry or not exhausted)
+                and not (ordered and len(buffered) >= buffer_limit)
+            ):
+                size = sizer.next_size()
+                pairs = [retry.popleft() for _ in range(min(size, len(retry)))]
+                if len(pairs) < size and not exhausted:
+                    taken = list(itertools.islice(source, size - len(pairs)))
+                    exhausted = len(taken) < size - len(pairs)
+                    pairs += taken
+                if not pairs:
+                    break
+                max_chunk = max(max_chunk, len(pairs))
+                chunk = Chunk(next(chunk_ids), [i for i, _ in pairs], [x for _, x in pairs])
+                in_flight[backend.submit(job, chunk)] = chunk
+            if not in_flight:
+                break
+            completed, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in completed:
+                chunk = in_flight.pop(future)
+                outcome = future.result()
+                to_retry = set(outcome.retry)
+                sizer.observe(len(chunk) - len(to_retry), outcome.seconds)
+                emitted = 0
+                for position, index in enumerate(chunk.indices):
+                    if position in to_retry:
+                        retry.append((index, chunk.items[position]))
+                        continue
+                    failure = outcome.failures.get(position)
+                    if failure is None:
+                        value = outcome.values[position]
+                    elif errors == "raise":
+                        raise raise_failure(failure, index, chunk.items[position])
+                    else:
+                        value = Failure(index, failure.exception, failure.traceback)
+                    emitted += 1
+                    if ordered:
+                        buffered[index] = value
+                    else:
+                        reporter.advance(1)
+                        yield value
+                if ordered:
+                    reporter.advance(emitted)
+                    while next_index in buffered:
+                        yield buffered.pop(next_index)
+                        next_index += 1
+        finished = True
+    finally:
+        if not finished:
+            for future in in_flight:
+                future.cancel()
+        with contextlib.suppress(Exception):
+            backend.end_job(job, aborted=not finished)
+        reporter.close()

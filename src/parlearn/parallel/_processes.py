@@ -1,0 +1,426 @@
+"""The ``processes`` backend: a pool of worker processes that knows what each worker holds.
+
+::
+
+    caller thread                 manager thread                      worker processes
+    ─────────────                 ──────────────                      ────────────────
+    submit(chunk) ─► queue ─wake─► dispatch to an idle worker ──pipe──► run_chunk
+                                   wait(pipes, sentinels, wake, tick)   │ slot: (position, t0)
+    future ◄──────── set_result ◄─ result on a pipe ◄──────────────────┘
+                                   a sentinel fires: the worker died → WorkerCrashedError
+                                   an item overruns timeout + grace → kill → TaskTimeoutError
+                                   RSS over max_worker_memory → kill → WorkerCrashedError
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when a worker dies it breaks the whole pool
+and cannot say which items the dead worker held, and it cannot stop one overrunning task. Here
+each worker has its own pipe and one chunk at a time, so a death names its items, only that
+worker is replaced, and results already delivered stand.
+
+Workers start from a fork server (``forkserver``, the Python 3.14 default on Linux) that has
+imported this package, so a new worker costs a fork, not an interpreter start. Each limits
+BLAS/OpenMP threads to its share of the cores (threadpoolctl), so N workers never run N x cores
+threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from parlearn.errors import BrokenPoolError, TaskTimeoutError, WorkerCrashedError
+from parlearn.parallel import _serialize
+from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
+from parlearn.parallel._shm import ShareScope
+from parlearn.parallel._task import Chunk, ChunkOutcome, Job, TaskFailure
+from parlearn.parallel._worker import decode_outcome, worker_main
+
+__all__ = ["ProcessesBackend"]
+
+# A worker gets this long past ``timeout`` to stop an item itself (its alarm raises inside the
+# task) before the parent kills it -- the hard stop for code stuck in C.
+TIMEOUT_GRACE = 1.0
+# How often the manager checks running items when timeouts or memory limits are set.
+WATCH_INTERVAL = 0.05
+# How long close() waits for workers to exit on their own before killing them.
+STOP_WAIT = 2.0
+
+
+@dataclass
+class _Pending:
+    job_id: int
+    chunk: Chunk
+    payload: bytes
+    timeout: float | None
+    future: Future[ChunkOutcome]
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing.Process of the chosen context
+    conn: Connection
+    slot: Any  # RawArray('q', 2): (position, start time in monotonic ns)
+    known_jobs: set[int] = field(default_factory=set)
+    pending: _Pending | None = None
+    kill_reason: TaskFailure | None = None  # why the parent killed it, if it did
+
+
+@dataclass
+class _JobState:
+    fn_bytes: bytes
+    scope: ShareScope
+
+
+def _signal_name(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "an unknown cause"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class ProcessesBackend(Backend):
+    """Worker processes with crash isolation, per-item timeouts and memory limits.
+
+    ``max_worker_memory`` (bytes) kills a worker whose resident memory passes it, as an
+    out-of-memory killer would, and reports WorkerCrashedError for the items it held.
+    """
+
+    name = "processes"
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        start_method: str = "forkserver",
+        max_worker_memory: int | None = None,
+        blas_threads: int | None = None,
+    ) -> None:
+        super().__init__(resolve_workers(workers, cpu_count()))
+        if start_method not in mp.get_all_start_methods():
+            raise ValueError(
+                f"start_method {start_method!r} is not available here; choose one of "
+                f"{mp.get_all_start_methods()}"
+            )
+        if max_worker_memory is not None and max_worker_memory <= 0:
+            raise ValueError(
+                f"max_worker_memory must be a positive number of bytes, got {max_worker_memory!r}"
+            )
+        self._ctx = mp.get_context(start_method)
+        if start_method == "forkserver":
+            self._ctx.set_forkserver_preload(["parlearn.parallel._worker"])
+        self._max_memory = max_worker_memory
+        self._blas_threads = blas_threads or max(1, cpu_count() // self.workers)
+        self._workers: list[_Worker] = []
+        self._queue: deque[_Pending] = deque()
+        self._jobs: dict[int, _JobState] = {}
+        self._chunk_ids = itertools.count()
+        self._wake_r, self._wake_w = os.pipe()
+        self._manager: threading.Thread | None = None
+        self._broken: BaseException | None = None
+        self._reaped = threading.Condition(self._state_lock)
+
+    # ------------------------------------------------------------------ caller side
+
+    def start_job(self, job: Job) -> None:
+        super().start_job(job)
+        if self._broken is not None:
+            raise BrokenPoolError(f"the process pool is broken: {self._broken}") from self._broken
+        scope = ShareScope()
+        try:
+            fn_bytes = _serialize.dumps_function(job.fn, scope)
+        except BaseException:
+            scope.close()
+            raise
+        with self._state_lock:
+            self._jobs[job.id] = _JobState(fn_bytes, scope)
+            if self._manager is None:
+                self._manager = threading.Thread(
+                    target=self._manage, name="parlearn-process-manager", daemon=True
+                )
+                self._manager.start()
+
+    def submit(self, job: Job, chunk: Chunk) -> Future[ChunkOutcome]:
+        self._check_open()
+        state = self._jobs[job.id]
+        payload = _serialize.dumps_items(chunk.items, chunk.indices, state.scope)
+        future: Future[ChunkOutcome] = Future()
+        with self._state_lock:
+            if self._broken is not None:
+                raise BrokenPoolError(f"the process pool is broken: {self._broken}")
+            self._queue.append(_Pending(job.id, chunk, payload, job.timeout, future))
+        self._wake()
+        return future
+
+    def end_job(self, job: Job, *, aborted: bool) -> None:
+        with self._state_lock:
+            state = self._jobs.pop(job.id, None)
+            if aborted:
+                kept = deque(p for p in self._queue if p.job_id != job.id)
+                for p in self._queue:
+                    if p.job_id == job.id:
+                        p.future.cancel()
+                self._queue = kept
+                doomed = [
+                    w for w in self._workers if w.pending is not None and w.pending.job_id == job.id
+                ]
+                for w in doomed:
+                    _kill(w)
+                # Wait for the manager to reap them, so no worker outlives the call.
+                deadline = time.monotonic() + 5.0
+                while any(w in self._workers for w in doomed) and self._manager_alive():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._reaped.wait(remaining)
+        if state is not None:
+            state.scope.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        self._wake()
+        if self._manager is not None:
+            self._manager.join()
+        with self._state_lock:
+            for p in self._queue:
+                p.future.cancel()
+            self._queue.clear()
+            for state in self._jobs.values():
+                state.scope.close()
+            self._jobs.clear()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for monitoring and tests)."""
+        with self._state_lock:
+            return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"\0")
+
+    def _manager_alive(self) -> bool:
+        return self._manager is not None and self._manager.is_alive()
+
+    # ------------------------------------------------------------------ manager thread
+
+    def _manage(self) -> None:
+        try:
+            while not self._closed:
+                self._dispatch()
+                with self._state_lock:
+                    waitables: list[Any] = [self._wake_r]
+                    for w in self._workers:
+                        waitables += [w.conn, w.process.sentinel]
+                    watching = any(
+                        w.pending is not None
+                        and (w.pending.timeout is not None or self._max_memory is not None)
+                        for w in self._workers
+                    )
+                ready = wait(waitables, timeout=WATCH_INTERVAL if watching else None)
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 4096)
+                for w in list(self._workers):
+                    if w.conn in ready:
+                        self._receive(w)
+                    if w.process.sentinel in ready:
+                        self._reap(w)
+                if watching:
+                    self._watch()
+        except BaseException as exc:  # the pool cannot go on: fail every waiting caller
+            self._broken = exc
+            self._fail_all(BrokenPoolError(f"the process pool manager failed: {exc!r}"))
+        finally:
+            self._stop_workers()
+
+    def _dispatch(self) -> None:
+        with self._state_lock:
+            while self._queue:
+                idle = next((w for w in self._workers if w.pending is None), None)
+                if idle is None:
+                    if len(self._workers) >= self.workers:
+                        return
+                    idle = self._spawn()
+                pending = self._queue.popleft()
+                if not pending.future.set_running_or_notify_cancel():
+                    continue
+                state = self._jobs.get(pending.job_id)
+                if state is None:  # the job ended while this chunk waited
+                    pending.future.cancel()
+                    continue
+                fn_bytes = None if pending.job_id in idle.known_jobs else state.fn_bytes
+                idle.known_jobs.add(pending.job_id)
+                idle.pending = pending
+                message = (
+                    pending.job_id,
+                    fn_bytes,
+                    pending.timeout,
+                    pending.chunk.id,
+                    pending.payload,
+                )
+                try:
+                    idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+                except OSError:
+                    pass  # the worker just died; its sentinel will report the chunk
+
+    def _spawn(self) -> _Worker:
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        slot = self._ctx.RawArray("q", 2)
+        slot[0] = -1
+        process = self._ctx.Process(
+            target=worker_main,
+            args=(child_conn, slot, self._blas_threads),
+            name="parlearn-worker",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        worker = _Worker(process, parent_conn, slot)
+        self._workers.append(worker)
+        return worker
+
+    def _receive(self, w: _Worker) -> None:
+        try:
+            message = w.conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # it died; the sentinel reports it
+        pending = w.pending
+        w.pending = None
+        if pending is None:
+            return
+        try:
+            _, outcome = decode_outcome(message, len(pending.chunk))
+        except BaseException as exc:
+            failure = TaskFailure(
+                BrokenPoolError(f"a result from the worker could not be read: {exc!r}"), ""
+            )
+            outcome = ChunkOutcome.lost(len(pending.chunk), None, failure)
+        if not pending.future.done():
+            pending.future.set_result(outcome)
+
+    def _reap(self, w: _Worker) -> None:
+        w.process.join()
+        exitcode = w.process.exitcode
+        with self._state_lock:
+            self._workers.remove(w)
+            self._reaped.notify_all()
+        w.conn.close()
+        pending = w.pending
+        w.pending = None
+        if pending is None or pending.future.done():
+            return
+        position = int(w.slot[0])
+        culprit = position if 0 <= position < len(pending.chunk) else None
+        failure = w.kill_reason
+        if failure is None:
+            indices = pending.chunk.indices
+            running = indices[culprit] if culprit is not None else None
+            where = f"while running item {running}" if running is not None else "before it started"
+            message = (
+                f"worker process {w.process.pid} died ({_signal_name(exitcode)}) {where}; it held "
+                f"items {_show(indices)}. A worker dies when it is killed, segfaults or runs out "
+                "of memory; the other items are run again on a new worker"
+            )
+            failure = TaskFailure(
+                WorkerCrashedError(message, items=indices, running=running, exitcode=exitcode), ""
+            )
+        pending.future.set_result(ChunkOutcome.lost(len(pending.chunk), culprit, failure))
+
+    def _watch(self) -> None:
+        now = time.monotonic_ns()
+        for w in list(self._workers):
+            pending = w.pending
+            if pending is None or w.kill_reason is not None:
+                continue
+            position = int(w.slot[0])
+            if pending.timeout is not None and 0 <= position < len(pending.chunk):
+                ran = (now - int(w.slot[1])) / 1e9
+                if ran > pending.timeout + TIMEOUT_GRACE:
+                    error = TaskTimeoutError(
+                        f"item {pending.chunk.indices[position]} ran {ran:.3g} s, past "
+                        f"timeout={pending.timeout:g} s, and did not stop; its worker was "
+                        "killed. Raise timeout or make the task shorter"
+                    )
+                    w.kill_reason = TaskFailure(error, "")
+                    _kill(w)
+                    continue
+            if self._max_memory is not None:
+                rss = _rss(w.process.pid)
+                if rss is not None and rss > self._max_memory:
+                    indices = pending.chunk.indices
+                    running = indices[position] if 0 <= position < len(indices) else None
+                    message = (
+                        f"worker process {w.process.pid} used {rss / 2**20:.0f} MiB, over "
+                        f"max_worker_memory={self._max_memory / 2**20:.0f} MiB, and was killed "
+                        f"while running item {running}; it held items {_show(indices)}. Raise "
+                        "max_worker_memory or use less memory per item"
+                    )
+                    w.kill_reason = TaskFailure(
+                        WorkerCrashedError(message, items=indices, running=running), ""
+                    )
+                    _kill(w)
+
+    def _fail_all(self, error: BaseException) -> None:
+        with self._state_lock:
+            pendings = [w.pending for w in self._workers if w.pending is not None]
+            pendings += list(self._queue)
+            self._queue.clear()
+        for p in pendings:
+            if not p.future.done():
+                p.future.set_exception(error)
+
+    def _stop_workers(self) -> None:
+        with self._state_lock:
+            workers = list(self._workers)
+        for w in workers:
+            with contextlib.suppress(OSError):
+                w.conn.send_bytes(pickle.dumps(None))
+        deadline = time.monotonic() + STOP_WAIT
+        for w in workers:
+            w.process.join(max(0.0, deadline - time.monotonic()))
+            if w.process.exitcode is None:
+                _kill(w)
+                w.process.join()
+            w.conn.close()
+        with self._state_lock:
+            self._workers.clear()
+            self._reaped.notify_all()
+        self._fail_all(BrokenPoolError("the process pool was closed while work was pending"))
+
+
+def _kill(w: _Worker) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        w.process.kill()
+
+
+def _rss(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return None
+
+
+def _show(indices: list[int], limit: int = 10) -> str:
+    if len(indices) <= limit:
+        return str(indices)
+    return f"[{', '.join(map(str, indices[:limit]))}, ... ({len(indices)} in all)]"

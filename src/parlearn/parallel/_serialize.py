@@ -1,0 +1,73 @@
+"""Pickling for process workers: cloudpickle (lambdas, closures) plus shared-memory arrays.
+
+Errors name what could not be pickled, so a user knows which argument to fix.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+import cloudpickle
+import numpy as np
+
+from parlearn.errors import SerializationError
+from parlearn.parallel._shm import ShareScope, reduce_array
+
+__all__ = ["dumps", "dumps_function", "dumps_items", "loads"]
+
+loads = pickle.loads
+
+
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+    def __init__(self, file: io.BytesIO, scope: ShareScope | None, refer_to_owned: bool) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._scope = scope
+        self._refer_to_owned = refer_to_owned
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            reduced = reduce_array(obj, self._scope, refer_to_owned=self._refer_to_owned)
+            if reduced is not NotImplemented:
+                return reduced
+        return super().reducer_override(obj)
+
+
+def dumps(obj: Any, scope: ShareScope | None = None, *, refer_to_owned: bool = True) -> bytes:
+    buf = io.BytesIO()
+    _Pickler(buf, scope, refer_to_owned).dump(obj)
+    return buf.getvalue()
+
+
+def _short(obj: Any, limit: int = 80) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def dumps_function(fn: Any, scope: ShareScope | None = None) -> bytes:
+    try:
+        return dumps(fn, scope)
+    except Exception as exc:
+        raise SerializationError(
+            f"the function {_short(fn)} cannot be sent to process workers: {exc}. "
+            "Whatever it references must be picklable; use backend='threads' to keep it in "
+            "this process, or create the unpicklable object inside the function"
+        ) from exc
+
+
+def dumps_items(items: Sequence[Any], indices: Sequence[int], scope: ShareScope | None) -> bytes:
+    try:
+        return dumps(list(items), scope)
+    except Exception as exc:
+        for index, item in zip(indices, items):
+            try:
+                dumps(item, scope)
+            except Exception as item_exc:
+                raise SerializationError(
+                    f"item {index} ({_short(item)}, type {type(item).__name__}) cannot be sent "
+                    f"to process workers: {item_exc}. Make it picklable or use "
+                    "backend='threads'"
+                ) from item_exc
+        raise SerializationError(f"items cannot be sent to process workers: {exc}") from exc

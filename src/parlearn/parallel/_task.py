@@ -1,0 +1,200 @@
+"""What one backend call runs: a chunk of items through one function, and its outcome.
+
+Every backend runs the same :func:`run_chunk` (or its async twin) so per-item semantics --
+errors, timeouts, what a result looks like -- are written once. A chunk's outcome holds, for
+each position in the chunk, either a value, a :class:`TaskFailure`, or "retry" (the item was
+never finished because its worker was lost; the engine runs it again).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from parlearn.errors import TaskTimeoutError
+
+__all__ = ["Chunk", "ChunkOutcome", "Job", "RemoteTraceback", "TaskFailure", "run_chunk"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One ``map`` call: the function and the per-item settings every chunk shares."""
+
+    id: int
+    fn: Callable[[Any], Any]
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Items sent together to one worker, with their positions in the input."""
+
+    id: int
+    indices: list[int]
+    items: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class RemoteTraceback(Exception):
+    """Carries a worker's formatted traceback; chained as ``__cause__`` of a task's error."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.tb}"""'
+
+
+@dataclass
+class TaskFailure:
+    """An item whose call raised: the exception and the traceback text where it ran."""
+
+    exception: BaseException
+    traceback: str
+
+
+@dataclass
+class ChunkOutcome:
+    """Results of one chunk, by position: ``values[p]`` is valid unless p is a key of
+    ``failures`` or is listed in ``retry``. ``seconds`` is the compute time in the worker."""
+
+    values: list[Any]
+    failures: dict[int, TaskFailure] = field(default_factory=dict)
+    retry: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @classmethod
+    def lost(
+        cls, size: int, culprit: int | None, failure: TaskFailure, done: dict[int, Any] | None = None
+    ) -> ChunkOutcome:
+        """Outcome of a chunk whose worker was lost while running position ``culprit``:
+        that item fails, finished ones (``done``) stand, the others are retried."""
+        done = done or {}
+        values: list[Any] = [done.get(p) for p in range(size)]
+        failures: dict[int, TaskFailure] = {}
+        retry: list[int] = []
+        for p in range(size):
+            if p == culprit:
+                failures[p] = failure
+            elif p not in done:
+                retry.append(p)
+        if culprit is None and size:
+            # Nothing says which item was running: blame the first unfinished one.
+            first = retry.pop(0) if retry else 0
+            failures[first] = failure
+        return cls(values=values, failures=failures, retry=retry)
+
+
+def failure_from(exc: BaseException) -> TaskFailure:
+    return TaskFailure(exc, "".join(traceback.format_exception(exc)))
+
+
+class ItemCursor:
+    """Where a running chunk is: its position and when that item started.
+
+    Backends that watch for timeouts from outside (processes, threads) read it; the process
+    backend keeps the same two numbers in shared memory instead.
+    """
+
+    __slots__ = ("position", "started")
+
+    def __init__(self) -> None:
+        self.position = -1
+        self.started = 0.0
+
+    def enter(self, position: int) -> None:
+        self.started = time.monotonic()
+        self.position = position
+
+
+def run_chunk(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    timeout: float | None = None,
+    on_item: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    done: dict[int, Any] | None = None,
+) -> ChunkOutcome:
+    """Call ``fn`` on every item; never raises for a task's own exception.
+
+    ``on_item(p)`` is called before position p starts (cursor updates); ``stop()`` is checked
+    between items so an abandoned chunk ends early; ``done`` (if given) receives each finished
+    value as it is produced, so a watcher that gives up on the chunk keeps them.
+    With ``timeout`` and when running on a thread's main interpreter thread, an alarm interrupts
+    an item that runs too long (Python code only; a blocking C call cannot be interrupted).
+    """
+    alarm = timeout is not None and _can_use_alarm()
+    values: list[Any] = [None] * len(items)
+    failures: dict[int, TaskFailure] = {}
+    retry: list[int] = []
+    t0 = time.perf_counter()
+    for p, item in enumerate(items):
+        if stop is not None and stop():
+            retry.extend(range(p, len(items)))
+            break
+        if on_item is not None:
+            on_item(p)
+        started = time.perf_counter()
+        try:
+            if alarm:
+                assert timeout is not None
+                values[p] = _call_with_alarm(fn, item, timeout)
+            else:
+                values[p] = fn(item)
+            if timeout is not None and time.perf_counter() - started > timeout:
+                raise TaskTimeoutError(_timeout_message(timeout, time.perf_counter() - started))
+        except _Alarm:  # fired in the instant between return and disarm
+            failures[p] = failure_from(
+                TaskTimeoutError(_timeout_message(timeout or 0.0, time.perf_counter() - started))
+            )
+            values[p] = None
+            continue
+        except Exception as exc:
+            failures[p] = failure_from(exc)
+            values[p] = None
+            continue
+        if done is not None:
+            done[p] = values[p]
+    return ChunkOutcome(values, failures, retry, time.perf_counter() - t0)
+
+
+def _timeout_message(timeout: float, took: float) -> str:
+    return (
+        f"the item ran {took:.3g} s, past timeout={timeout:g} s; raise timeout or make the "
+        "task shorter"
+    )
+
+
+def _can_use_alarm() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+class _Alarm(BaseException):
+    """Raised by the SIGALRM handler; a BaseException so a task's ``except Exception`` cannot
+    swallow it."""
+
+
+def _raise_alarm(signum: int, frame: object) -> None:
+    raise _Alarm
+
+
+def _call_with_alarm(fn: Callable[[Any], Any], item: Any, timeout: float) -> Any:
+    previous = signal.signal(signal.SIGALRM, _raise_alarm)
+    started = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn(item)
+    except _Alarm:
+        raise TaskTimeoutError(_timeout_message(timeout, time.perf_counter() - started)) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

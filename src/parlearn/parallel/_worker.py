@@ -1,0 +1,135 @@
+"""The loop a process worker runs. Imported in the fork server, so workers start warm.
+
+Messages (pickled) on the worker's own duplex pipe::
+
+    parent → worker   (job_id, fn_bytes | None, timeout, chunk_id, items_bytes)   or None: stop
+    worker → parent   (chunk_id, values_bytes | None, failures, retry_positions, seconds)
+
+While a chunk runs, the worker writes (position, start time) into its two-slot shared array,
+so the parent knows which item a worker held when it died and how long that item has run.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import time
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+from typing import Any
+
+from parlearn.errors import SerializationError
+from parlearn.parallel import _serialize
+from parlearn.parallel._shm import forget_attached
+from parlearn.parallel._task import ChunkOutcome, TaskFailure, failure_from, run_chunk
+
+__all__ = ["decode_outcome", "encode_outcome", "worker_main"]
+
+# Functions of recent jobs kept in a worker, so a pool shared by interleaved jobs does not ship
+# a function again for every chunk.
+KEEP_JOBS = 4
+
+
+def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides what stops, not the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limiter = None
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=blas_threads)  # noqa: F841 -- held for the process
+    functions: OrderedDict[int, Any] = OrderedDict()
+    current_job = -1
+
+    def enter(position: int) -> None:
+        slot[1] = time.monotonic_ns()  # start first: a reader that sees the position sees it
+        slot[0] = position
+
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        request = pickle.loads(message)
+        if request is None:
+            return
+        job_id, fn_bytes, timeout, chunk_id, items_bytes = request
+        if job_id != current_job:
+            forget_attached()
+            current_job = job_id
+        try:
+            if fn_bytes is not None:
+                functions[job_id] = _serialize.loads(fn_bytes)
+                while len(functions) > KEEP_JOBS:
+                    functions.popitem(last=False)
+            fn = functions[job_id]
+            items = _serialize.loads(items_bytes)
+        except BaseException as exc:
+            # Unpickling failed here (a module missing in the worker, say): every item fails.
+            conn.send_bytes(pickle.dumps((chunk_id, None, {-1: _portable(exc)}, [], 0.0)))
+            continue
+        outcome = run_chunk(fn, items, timeout=timeout, on_item=enter)
+        slot[0] = -1
+        conn.send_bytes(encode_outcome(chunk_id, outcome))
+    del limiter
+
+
+def _portable(exc: BaseException) -> tuple[bytes | None, str, str]:
+    """An exception as (pickle or None, repr, traceback text) for the trip to the parent."""
+    failure = failure_from(exc) if exc.__traceback__ is not None else TaskFailure(exc, "")
+    return _portable_failure(failure)
+
+
+def _portable_failure(failure: TaskFailure) -> tuple[bytes | None, str, str]:
+    try:
+        data: bytes | None = pickle.dumps(failure.exception)
+        pickle.loads(data)  # some exceptions pickle but cannot be rebuilt
+    except Exception:
+        data = None
+    return data, repr(failure.exception), failure.traceback
+
+
+def encode_outcome(chunk_id: int, outcome: ChunkOutcome) -> bytes:
+    values = outcome.values
+    failures = dict(outcome.failures)
+    try:
+        values_bytes = _serialize.dumps(values, refer_to_owned=False)
+    except Exception:
+        # Find the results that cannot be pickled; they become failures, the rest stand.
+        for position, value in enumerate(values):
+            if position in failures:
+                continue
+            try:
+                _serialize.dumps(value, refer_to_owned=False)
+            except Exception as exc:
+                error = SerializationError(
+                    f"the result ({type(value).__name__}) cannot be sent back from the worker: "
+                    f"{exc}; return picklable values (arrays, numbers, dicts, dataclasses)"
+                )
+                failures[position] = TaskFailure(error, "")
+                values[position] = None
+        values_bytes = _serialize.dumps(values, refer_to_owned=False)
+    encoded = {p: _portable_failure(f) for p, f in failures.items()}
+    return pickle.dumps((chunk_id, values_bytes, encoded, outcome.retry, outcome.seconds))
+
+
+def decode_outcome(message: bytes, size: int) -> tuple[int, ChunkOutcome]:
+    chunk_id, values_bytes, encoded, retry, seconds = pickle.loads(message)
+    failures = {p: _rebuild_failure(*e) for p, e in encoded.items()}
+    if values_bytes is None:  # the chunk could not even start: every item fails the same way
+        failure = failures[-1]
+        return chunk_id, ChunkOutcome([None] * size, dict.fromkeys(range(size), failure), [], 0.0)
+    values = _serialize.loads(values_bytes)
+    return chunk_id, ChunkOutcome(values, failures, list(retry), seconds)
+
+
+def _rebuild_failure(data: bytes | None, text: str, tb: str) -> TaskFailure:
+    exc: BaseException | None = None
+    if data is not None:
+        try:
+            exc = pickle.loads(data)
+        except Exception:
+            exc = None
+    if exc is None:
+        exc = RuntimeError(f"{text} (the original exception could not be pickled)")
+    return TaskFailure(exc, tb)
