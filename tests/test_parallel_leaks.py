@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from parlearn.errors import WorkerCrashedError
-from parlearn.parallel import Pool, share
+from parlearn.parallel import Pool
 from tests import tasks
 from tests.conftest import parlearn_segments
 
@@ -90,7 +90,7 @@ def test_ctrl_c_stops_workers_and_unlinks_segments() -> None:
     _, stderr = proc.communicate(timeout=15)
     assert time.monotonic() - started < 10.0
     assert "KeyboardInterrupt" in stderr
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _gone, alive = psutil.wait_procs(children, timeout=5)
     assert alive == [], f"processes left running after Ctrl-C: {alive}"
     assert parlearn_segments() == before
 
@@ -99,8 +99,10 @@ def test_ctrl_c_stops_workers_and_unlinks_segments() -> None:
 def test_owner_killed_outright_still_leaves_no_segment() -> None:
     """SIGKILL gives the owner no chance to clean up; Python's resource tracker does it."""
     before = parlearn_segments()
-    code = "from parlearn import parallel; import numpy as np, time; " \
-           "a = parallel.share(np.ones(10)); print(a.segment_name, flush=True); time.sleep(30)"
+    code = (
+        "from parlearn import parallel; import numpy as np, time; "
+        "a = parallel.share(np.ones(10)); print(a.segment_name, flush=True); time.sleep(30)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     name = proc.stdout.readline().strip()

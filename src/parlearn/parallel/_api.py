@@ -28,7 +28,8 @@ BackendName = Literal["auto", "serial", "threads", "processes", "async", "ray"]
 BACKENDS: tuple[str, ...] = ("auto", "serial", "threads", "processes", "async", "ray")
 
 
-def _backend_class(name: str) -> type[Backend]:
+def _backend_class(name: str) -> Callable[..., Backend]:
+    """The backend constructor for ``name``: ``(workers, **options) -> Backend``."""
     if name == "serial":
         from parlearn.parallel._serial import SerialBackend
 

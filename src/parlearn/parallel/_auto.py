@@ -13,7 +13,13 @@ The engine runs the first items in the caller (they count as results) until abou
 
 from __future__ import annotations
 
-__all__ = ["CHEAP_ITEM_SECONDS", "IO_BOUND_CPU_SHARE", "PROBE_SECONDS", "TINY_SECONDS", "choose_backend"]
+__all__ = [
+    "CHEAP_ITEM_SECONDS",
+    "IO_BOUND_CPU_SHARE",
+    "PROBE_SECONDS",
+    "TINY_SECONDS",
+    "choose_backend",
+]
 
 # The probe stops after this much time (or PROBE_MAX_ITEMS items): long enough to average out a
 # first call's warm-up, short enough to be lost in the run.

@@ -64,7 +64,7 @@ class Backend(ABC):
         """Called before the first chunk of ``job`` (e.g. to ship the function once)."""
         self._check_open()
 
-    def end_job(self, job: Job, *, aborted: bool) -> None:
+    def end_job(self, job: Job, *, aborted: bool) -> None:  # noqa: B027 -- optional hook
         """Called after the last chunk; ``aborted`` when the caller stopped early (an error,
         Ctrl-C, a generator closed): chunks of the job still queued or running are dropped."""
 

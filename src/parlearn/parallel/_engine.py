@@ -53,9 +53,8 @@ def raise_failure(failure: TaskFailure, index: int, item: Any) -> BaseException:
         # It came from another process: chain the worker's traceback, as CPython does.
         exc.__cause__ = RemoteTraceback(failure.traceback)
     note = f"raised by item {index} ({reprlib.repr(item)}) in parlearn.parallel.map"
-    if hasattr(exc, "add_note"):
-        if note not in getattr(exc, "__notes__", ()):
-            exc.add_note(note)
+    if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
     return exc
 
 

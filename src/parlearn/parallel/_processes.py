@@ -274,16 +274,15 @@ class ProcessesBackend(Backend):
                     pending.chunk.id,
                     pending.payload,
                 )
-                try:
+                # If the worker just died, its sentinel reports the chunk.
+                with contextlib.suppress(OSError):
                     idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
-                except OSError:
-                    pass  # the worker just died; its sentinel will report the chunk
 
     def _spawn(self) -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         slot = self._ctx.RawArray("q", 2)
         slot[0] = -1
-        process = self._ctx.Process(
+        process = self._ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
             args=(child_conn, slot, self._blas_threads),
             name="parlearn-worker",

@@ -12,8 +12,8 @@ code; a call blocked in C finishes first).
 
 from __future__ import annotations
 
+import contextlib
 import os
-
 from concurrent.futures import Future
 from typing import Any
 
@@ -50,7 +50,7 @@ class RayBackend(Backend):
                 kwargs["num_cpus"] = workers
             ray.init(**kwargs)
             self._started_ray = True
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         super().__init__(resolve_workers(workers, max(cluster_cpus, 1)))
         self._remote = ray.remote(max_retries=0, num_cpus=1)(_run_remote)
         self._fn_refs: dict[int, Any] = {}
@@ -89,10 +89,8 @@ class RayBackend(Backend):
             refs = self._refs.pop(job.id, set())
         if aborted:
             for ref in refs:
-                try:
+                with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
-                except Exception:
-                    pass
 
     def close(self) -> None:
         if self._closed:
@@ -100,8 +98,6 @@ class RayBackend(Backend):
         super().close()
         if self._started_ray:
             ray.shutdown()
-
-
 
 
 def _lost(chunk: Chunk, exc: BaseException) -> ChunkOutcome:

@@ -61,7 +61,7 @@ def dumps_items(items: Sequence[Any], indices: Sequence[int], scope: ShareScope 
     try:
         return dumps(list(items), scope)
     except Exception as exc:
-        for index, item in zip(indices, items):
+        for index, item in zip(indices, items, strict=False):
             try:
                 dumps(item, scope)
             except Exception as item_exc:

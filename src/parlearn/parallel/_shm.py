@@ -18,6 +18,7 @@ array, so it is always safe to send anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import mmap
 import os
@@ -83,6 +84,7 @@ def _segment_of(array: np.ndarray) -> _Segment | None:  # type: ignore[type-arg]
         while base is not None and seg is None:
             seg = getattr(base, "_segment", None)
             base = getattr(base, "base", None)
+    assert seg is None or isinstance(seg, _Segment)
     if seg is None:
         return None
     start = array.__array_interface__["data"][0]
@@ -101,10 +103,8 @@ def _unlink(name: str) -> None:
     with _owned_lock:
         shm, _ = _owned.pop(name, (None, None))
     if shm is not None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             shm.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def _map(shm: shared_memory.SharedMemory) -> mmap.mmap:
@@ -119,7 +119,7 @@ def _array_on(
     seg: _Segment, shape: tuple[int, ...], dtype: DTypeLike, offset: int = 0, strides: Any = None
 ) -> SharedArray:
     arr = np.ndarray(shape, dtype=dtype, buffer=seg.mapping, offset=offset, strides=strides)
-    shared = arr.view(SharedArray)
+    shared: SharedArray = arr.view(SharedArray)
     shared._segment = seg
     return shared
 

@@ -73,7 +73,11 @@ class ChunkOutcome:
 
     @classmethod
     def lost(
-        cls, size: int, culprit: int | None, failure: TaskFailure, done: dict[int, Any] | None = None
+        cls,
+        size: int,
+        culprit: int | None,
+        failure: TaskFailure,
+        done: dict[int, Any] | None = None,
     ) -> ChunkOutcome:
         """Outcome of a chunk whose worker was lost while running position ``culprit``:
         that item fails, finished ones (``done``) stand, the others are retried."""

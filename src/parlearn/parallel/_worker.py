@@ -37,7 +37,7 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
     if blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
-        limiter = threadpool_limits(limits=blas_threads)  # noqa: F841 -- held for the process
+        limiter = threadpool_limits(limits=blas_threads)
     functions: OrderedDict[int, Any] = OrderedDict()
     current_job = -1
 
@@ -82,10 +82,10 @@ def _portable(exc: BaseException) -> tuple[bytes | None, str, str]:
 
 def _portable_failure(failure: TaskFailure) -> tuple[bytes | None, str, str]:
     try:
-        data: bytes | None = pickle.dumps(failure.exception)
+        data = pickle.dumps(failure.exception)
         pickle.loads(data)  # some exceptions pickle but cannot be rebuilt
     except Exception:
-        data = None
+        return None, repr(failure.exception), failure.traceback
     return data, repr(failure.exception), failure.traceback
 
 
