@@ -15,15 +15,19 @@ cloudpickle.register_pickle_by_value(tasks)
 SHM_DIR = "/dev/shm"
 
 
-def parlearn_segments() -> set[str]:
+def parlearn_segments(pid: int | None = None) -> set[str]:
+    """parlearn's segments in /dev/shm created by process ``pid`` (default: this one).
+
+    Segment names carry the creator's pid, so other programs on the machine do not count."""
     if not os.path.isdir(SHM_DIR):
         return set()
-    return {name for name in os.listdir(SHM_DIR) if name.startswith("parlearn_")}
+    prefix = f"parlearn_{os.getpid() if pid is None else pid}_"
+    return {name for name in os.listdir(SHM_DIR) if name.startswith(prefix)}
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_segments() -> Iterator[None]:
-    """Every test: no parlearn shared-memory segment is left behind in /dev/shm."""
+    """Every test: no parlearn shared-memory segment of this process is left in /dev/shm."""
     before = parlearn_segments()
     yield
     gc.collect()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,16 @@ def test_unordered_imap_yields_as_items_finish() -> None:
                              ordered=False))  # fmt: skip
     assert sorted(out) == list(range(6))
     assert out[-1] == 0
+
+
+def test_a_script_without_main_guard_works(tmp_path: Path) -> None:
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from parlearn import parallel\n"
+        "def f(x):\n"
+        "    return x * 2\n"
+        "print(parallel.map(f, range(6), backend='processes', workers=2))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[0, 2, 4, 6, 8, 10]"

@@ -17,7 +17,9 @@ each worker has its own pipe and one chunk at a time, so a death names its items
 worker is replaced, and results already delivered stand.
 
 Workers start from a fork server (``forkserver``, the Python 3.14 default on Linux) that has
-imported this package, so a new worker costs a fork, not an interpreter start. Each limits
+imported this package, so a new worker costs a fork, not an interpreter start, and -- unlike
+plain multiprocessing -- without re-running the user's script (``_spawn.py``), so no
+``if __name__ == "__main__"`` guard is needed. Each limits
 BLAS/OpenMP threads to its share of the cores (threadpoolctl), so N workers never run N x cores
 threads.
 """
@@ -42,6 +44,7 @@ from parlearn.errors import BrokenPoolError, TaskTimeoutError, WorkerCrashedErro
 from parlearn.parallel import _serialize
 from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
 from parlearn.parallel._shm import ShareScope
+from parlearn.parallel._spawn import WorkerProcess
 from parlearn.parallel._task import Chunk, ChunkOutcome, Job, TaskFailure
 from parlearn.parallel._worker import decode_outcome, worker_main
 
@@ -120,6 +123,7 @@ class ProcessesBackend(Backend):
                 f"max_worker_memory must be a positive number of bytes, got {max_worker_memory!r}"
             )
         self._ctx = mp.get_context(start_method)
+        self._start_method = start_method
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(["parlearn.parallel._worker"])
         self._max_memory = max_worker_memory
@@ -282,7 +286,8 @@ class ProcessesBackend(Backend):
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         slot = self._ctx.RawArray("q", 2)
         slot[0] = -1
-        process = self._ctx.Process(  # type: ignore[attr-defined]
+        process_class = WorkerProcess if self._start_method == "forkserver" else self._ctx.Process  # type: ignore[attr-defined]
+        process = process_class(
             target=worker_main,
             args=(child_conn, slot, self._blas_threads),
             name="parlearn-worker",

@@ -3,14 +3,17 @@ that releases the GIL (NumPy, I/O). Nothing is pickled.
 
 A thread cannot be killed, so a per-item ``timeout`` is enforced by a watchdog that gives up on
 the item (it fails with TaskTimeoutError, the rest of its chunk is rerun elsewhere) while the
-thread itself finishes in the background.
+thread itself finishes in the background. The abandoned thread leaves the pool and a fresh one
+takes its place, so a stuck item never costs the pool a worker. (``ThreadPoolExecutor`` cannot
+grow like this, hence the small pool below.)
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from parlearn.errors import TaskTimeoutError
@@ -42,6 +45,7 @@ class _Running:
         self.done: dict[int, Any] = {}
         self.abandoned = False
         self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
 
     def resolve(self, outcome: ChunkOutcome) -> None:
         with self.lock:
@@ -57,9 +61,27 @@ class ThreadsBackend(Backend):
 
         # The concurrent.futures default: I/O-bound work wants more threads than cores.
         super().__init__(resolve_workers(workers, min(32, cpu_count() + 4)))
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="parlearn")
+        self._tasks: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
+        self._threads: set[threading.Thread] = set()
         self._running: set[_Running] = set()
         self._watchdog: threading.Thread | None = None
+
+    def _add_thread(self) -> None:
+        thread = threading.Thread(target=self._serve, name="parlearn-thread", daemon=True)
+        self._threads.add(thread)
+        thread.start()
+
+    def _serve(self) -> None:
+        me = threading.current_thread()
+        while True:
+            running = self._tasks.get()
+            if running is None:
+                return
+            running.thread = me
+            self._run(running)
+            with self._state_lock:
+                if me not in self._threads:
+                    return  # the watchdog gave up on this thread and has replaced it
 
     def submit(self, job: Job, chunk: Chunk) -> Future[ChunkOutcome]:
         self._check_open()
@@ -73,7 +95,10 @@ class ThreadsBackend(Backend):
                         target=self._watch, name="parlearn-watchdog", daemon=True
                     )
                     self._watchdog.start()
-        self._executor.submit(self._run, running)
+        with self._state_lock:
+            if len(self._threads) < self.workers:
+                self._add_thread()
+        self._tasks.put(running)
         return future
 
     def _run(self, running: _Running) -> None:
@@ -106,6 +131,10 @@ class ThreadsBackend(Backend):
                 ]
             for r in overdue:
                 r.abandoned = True
+                with self._state_lock:
+                    self._threads.discard(r.thread)  # type: ignore[arg-type]
+                    if not self._closed:
+                        self._add_thread()
                 took = now - r.cursor.started
                 exc = TaskTimeoutError(
                     f"the item ran {took:.3g} s, past timeout={r.job.timeout:g} s (its thread "
@@ -135,4 +164,8 @@ class ThreadsBackend(Backend):
         with self._state_lock:
             for r in self._running:
                 r.abandoned = True
-        self._executor.shutdown(wait=True, cancel_futures=True)
+            threads = list(self._threads)
+        for _ in threads:
+            self._tasks.put(None)
+        for thread in threads:
+            thread.join()
