@@ -51,6 +51,9 @@ def test_fixed_chunksize_wins_and_is_checked() -> None:
         ({"cpu_share": 0.05, "remaining": 3, "per_item_seconds": 1e-3}, "serial"),
         ({}, "processes"),
         ({"remaining": None}, "processes"),
+        ({"remaining": 20, "per_item_seconds": 0.01}, "processes"),  # 0.2 s, pool warm
+        ({"remaining": 20, "per_item_seconds": 0.01, "processes_warm": False}, "serial"),
+        ({"remaining": 200, "per_item_seconds": 0.01, "processes_warm": False}, "processes"),
     ],
 )
 def test_choose_backend(situation: dict[str, object], expected: str) -> None:

@@ -25,6 +25,8 @@ from tests import tasks
         ({"timeout": 0}, "timeout must be a positive number"),
         ({"errors": "ignore"}, "errors must be 'raise' or 'collect'"),
         ({"backend": "threads", "chunksize": 0}, "chunksize must be a positive int"),
+        ({"workers": 0}, "workers must be an int >= 1, got 0"),  # auto checks before running
+        ({"chunksize": 0}, "chunksize must be a positive int"),
     ],
 )
 def test_bad_arguments_say_what_and_how_to_fix(kwargs: dict[str, object], message: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from parlearn.errors import MissingDependencyError
 from parlearn.parallel import _auto
-from parlearn.parallel._backend import Backend, cpu_count
+from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
 from parlearn.parallel._engine import Emitted, ErrorPolicy, new_job, raise_failure, run_job
 from parlearn.parallel._progress import ProgressArg, make_reporter
 from parlearn.parallel._results import Failure, Results
@@ -96,7 +96,7 @@ class Pool:
     ) -> Iterator[Any]:
         """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
         self._backend._check_open()
-        _validate(timeout, errors)
+        _validate(timeout, errors, None, chunksize)
         total = _length(items)
         job = new_job(fn, timeout)
         return run_job(
@@ -161,6 +161,12 @@ def _default_pool(name: str, workers: int | None) -> Pool:
         return pool
 
 
+def _has_default_pool(name: str, workers: int | None) -> bool:
+    with _default_lock:
+        pool = _default_pools.get((name, workers))
+        return pool is not None and not pool.backend.closed
+
+
 @atexit.register
 def shutdown_default_pools() -> None:
     """Close the pools that ``map``/``imap`` created (also run at interpreter exit)."""
@@ -191,7 +197,7 @@ def imap(
     Reads ``items`` only as fast as workers take them (a generator of a billion items never
     lands in memory). Arguments are those of :func:`map`.
     """
-    _validate(timeout, errors)
+    _validate(timeout, errors, workers, chunksize)
     if isinstance(backend, Pool):
         return backend.imap(
             fn,
@@ -256,7 +262,22 @@ def map(
     return Results(results) if errors == "collect" else list(results)
 
 
-def _validate(timeout: float | None, errors: str) -> None:
+def _validate(
+    timeout: float | None,
+    errors: str,
+    workers: int | None = None,
+    chunksize: int | None = None,
+) -> None:
+    """Check arguments before any item runs (a generator starts nothing until iterated)."""
+    if workers is not None:
+        resolve_workers(workers, 1)
+    if chunksize is not None and (
+        isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
+    ):
+        raise ValueError(
+            f"chunksize must be a positive int, got {chunksize!r}; "
+            "pass chunksize=None to size chunks automatically"
+        )
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -334,6 +355,7 @@ def _probe_then_run(
         remaining=remaining,
         per_item_seconds=wall / max(len(done_first), 1),
         cpu_share=min(cpu / wall, 1.0),
+        processes_warm=_has_default_pool("processes", workers),
     )
     pool = _default_pool(name, workers if name != "serial" else None)
     job = new_job(fn, timeout)

@@ -1,0 +1,58 @@
+# parlearn: every target sets up what it needs, starting from nothing but python3.
+#
+#   make demo    set up .venv, then show the engine using every core
+#   make test    set up .venv, then run the tests, ruff and mypy (what CI runs)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Touched after a successful install: the venv is rebuilt only when pyproject.toml changes
+# (the package is installed editable, so source edits need no reinstall).
+STAMP  := $(VENV)/.installed
+EXTRAS := dev,bench,ray
+# Extra arguments for `make demo`, e.g. make demo DEMO_ARGS='--tasks 40'.
+DEMO_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test test-fast lint clean
+
+help:  ## list the targets
+	@echo "make demo       set up .venv and run 'parlearn demo' (serial vs all cores)"
+	@echo "make test       set up .venv and run pytest, ruff and mypy (what CI runs)"
+	@echo "make test-fast  pytest without the tests marked slow"
+	@echo "make lint       ruff check, ruff format --check and mypy"
+	@echo "make bench-NAME run benchmarks/NAME.py, e.g. make bench-parallel_overhead"
+	@echo "make venv       only create .venv and install parlearn[$(EXTRAS)] into it"
+	@echo "make clean      remove .venv and every build and cache directory"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/parlearn demo $(DEMO_ARGS)
+
+test: venv
+	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory lint
+
+test-fast: venv
+	$(BIN)/python -m pytest -m 'not slow'
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+# One benchmark script per question (see benchmarks/): make bench-parallel_overhead, ...
+bench-%: venv
+	$(BIN)/python -m benchmarks.$*
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	find . -name '__pycache__' -type d -prune -exec rm -rf {} +
+	find . -name '*.egg-info' -type d -prune -exec rm -rf {} +
