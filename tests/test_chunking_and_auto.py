@@ -9,34 +9,36 @@ from parlearn.parallel._chunking import MAX_STREAM_CHUNK, ChunkSizer
 
 
 def test_first_chunks_are_single_items_then_sized_to_the_target() -> None:
-    sizer = ChunkSizer(workers=2, total=1_000_000, target_seconds=0.05)
-    assert sizer.next_size() == 1
+    sizer = ChunkSizer(workers=2, target_seconds=0.05)
+    assert sizer.next_size(1_000_000) == 1
     sizer.observe(1, 0.001)  # 1 ms per item
-    assert sizer.next_size() == 50
+    assert sizer.next_size(1_000_000) == 50
 
 
-def test_chunks_never_exceed_a_fair_share_of_a_known_total() -> None:
-    sizer = ChunkSizer(workers=2, total=1000, target_seconds=0.05)
+def test_chunks_shrink_as_the_work_runs_out() -> None:
+    sizer = ChunkSizer(workers=2, target_seconds=0.05)
     sizer.observe(10, 1e-6)  # nearly free items
-    assert sizer.next_size() == 125  # 1000 / (2 workers * 4)
+    assert sizer.next_size(1000) == 125  # 1000 / (2 workers * 4)
+    assert sizer.next_size(100) == 13
+    assert sizer.next_size(3) == 1
 
 
 def test_streams_are_capped_so_memory_stays_bounded() -> None:
-    sizer = ChunkSizer(workers=2, total=None, target_seconds=0.05)
+    sizer = ChunkSizer(workers=2, target_seconds=0.05)
     sizer.observe(10, 1e-9)
-    assert sizer.next_size() == MAX_STREAM_CHUNK
+    assert sizer.next_size(None) == MAX_STREAM_CHUNK
 
 
 def test_slow_items_go_one_at_a_time() -> None:
-    sizer = ChunkSizer(workers=2, total=100, target_seconds=0.05)
+    sizer = ChunkSizer(workers=2, target_seconds=0.05)
     sizer.observe(1, 2.0)
-    assert sizer.next_size() == 1
+    assert sizer.next_size(100) == 1
 
 
 def test_fixed_chunksize_wins_and_is_checked() -> None:
-    assert ChunkSizer(workers=2, total=10, target_seconds=0.05, fixed=7).next_size() == 7
+    assert ChunkSizer(workers=2, target_seconds=0.05, fixed=7).next_size(10) == 7
     with pytest.raises(ValueError, match="chunksize must be a positive int, got -1"):
-        ChunkSizer(workers=2, total=10, target_seconds=0.05, fixed=-1)
+        ChunkSizer(workers=2, target_seconds=0.05, fixed=-1)
 
 
 @pytest.mark.parametrize(

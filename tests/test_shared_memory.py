@@ -84,3 +84,21 @@ def test_shared_empty_has_shape_and_dtype() -> None:
     e = shared_empty((2, 3), np.int32)
     assert e.shape == (2, 3) and e.dtype == np.int32
     e.close()
+
+
+def _mapped_segments(pid: int) -> set[str]:
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split("/")[-1].strip() for line in maps if "/parlearn_" in line}
+
+
+def test_idle_workers_release_a_finished_jobs_memory() -> None:
+    import time
+
+    with Pool("processes", workers=2) as pool:
+        big = np.ones(500_000)  # auto-shared for the job
+        pool.map(tasks.array_sum, [big, big], chunksize=1)
+        pids = pool.backend.worker_pids()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 5
+        while any(_mapped_segments(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_mapped_segments(p) == set() for p in pids)

@@ -102,7 +102,7 @@ class Pool:
         return run_job(
             self._backend,
             job,
-            enumerate(items),
+            iter(items),
             total=total,
             chunksize=chunksize,
             ordered=ordered,
@@ -326,11 +326,11 @@ def _probe_then_run(
 ) -> Iterator[Any]:
     """Run the first items here to measure them, choose a backend, then run the rest there.
     A generator, so nothing runs before the caller asks for the first result."""
-    source = enumerate(items)
+    source = iter(items)
     done_first: list[Emitted] = []
     ended = True
     wall0, cpu0 = time.perf_counter(), time.thread_time()
-    for index, item in source:
+    for index, item in enumerate(source):
         outcome = run_chunk(fn, [item], timeout=timeout)
         failure = outcome.failures.get(0)
         if failure is not None:

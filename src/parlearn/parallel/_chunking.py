@@ -12,9 +12,9 @@ import math
 
 __all__ = ["ChunkSizer"]
 
-# When the total is known, no chunk is larger than total / (workers * SPREAD), so every worker
-# gets several chunks and a slow one cannot leave the others idle for long (the same rule as
-# multiprocessing.Pool.map, which uses 4).
+# With a known total, no chunk is larger than remaining / (workers * SPREAD): chunks shrink as
+# the work runs out ("guided" scheduling, as in OpenMP), so every worker gets several chunks and
+# all finish close together instead of one core idling through a long last chunk.
 SPREAD = 4
 # An unbounded stream keeps at most this many items in one chunk, so memory stays bounded.
 MAX_STREAM_CHUNK = 10_000
@@ -23,14 +23,7 @@ MAX_STREAM_CHUNK = 10_000
 class ChunkSizer:
     """Chooses the next chunk size from the per-item times seen so far (a pure state machine)."""
 
-    def __init__(
-        self,
-        *,
-        workers: int,
-        total: int | None,
-        target_seconds: float,
-        fixed: int | None = None,
-    ) -> None:
+    def __init__(self, *, workers: int, target_seconds: float, fixed: int | None = None) -> None:
         if fixed is not None and (not isinstance(fixed, int) or fixed < 1):
             raise ValueError(
                 f"chunksize must be a positive int, got {fixed!r}; "
@@ -38,20 +31,23 @@ class ChunkSizer:
             )
         self._fixed = fixed
         self._target = target_seconds
-        if total is None:
-            self._cap = MAX_STREAM_CHUNK
-        else:
-            self._cap = max(1, math.ceil(total / (max(workers, 1) * SPREAD)))
+        self._workers = max(workers, 1)
         self._per_item: float | None = None
 
-    def next_size(self) -> int:
+    def next_size(self, remaining: int | None) -> int:
+        """Size of the next chunk; ``remaining`` is the number of items not yet sent, or None
+        for a stream of unknown length."""
         if self._fixed is not None:
             return self._fixed
+        if remaining is None:
+            cap = MAX_STREAM_CHUNK
+        else:
+            cap = max(1, math.ceil(remaining / (self._workers * SPREAD)))
         if self._per_item is None:
             return 1  # nothing measured yet: probe with single items
         if self._per_item <= 0:
-            return self._cap
-        return max(1, min(self._cap, int(self._target / self._per_item)))
+            return cap
+        return max(1, min(cap, int(self._target / self._per_item)))
 
     def observe(self, items: int, seconds: float) -> None:
         """Record that ``items`` items took ``seconds`` of compute where they ran."""

@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import reprlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, Literal
 
@@ -61,7 +61,7 @@ def raise_failure(failure: TaskFailure, index: int, item: Any) -> BaseException:
 def run_job(
     backend: Backend,
     job: Job,
-    source: Iterator[tuple[int, Any]],
+    items: Iterator[Any],
     *,
     total: int | None,
     chunksize: int | None,
@@ -70,10 +70,10 @@ def run_job(
     reporter: Reporter,
     done_first: list[Emitted],
 ) -> Iterator[Any]:
-    """Yield results of ``job.fn`` over ``source`` (pairs of index and item)."""
+    """Yield results of ``job.fn`` over ``items``; ``done_first`` are results of the first
+    items, already computed (by the auto probe), and ``items`` goes on after them."""
     sizer = ChunkSizer(
         workers=backend.workers,
-        total=None if total is None else max(total - len(done_first), 0),
         target_seconds=backend.target_chunk_seconds,
         fixed=chunksize if chunksize is not None else backend.fixed_chunksize,
     )
@@ -82,15 +82,15 @@ def run_job(
     in_flight: dict[Future[ChunkOutcome], Chunk] = {}
     retry: deque[tuple[int, Any]] = deque()
     buffered: dict[int, Any] = {}
-    next_index = 0
+    next_index = len(done_first)  # next result to yield when ordered
+    read = len(done_first)  # items taken from the input so far
     exhausted = False
     finished = False
     max_chunk = 1
 
-    for index, value in done_first:
+    for _, value in done_first:
         reporter.advance(1)
         yield value
-        next_index = index + 1
 
     backend.start_job(job)
     try:
@@ -101,16 +101,19 @@ def run_job(
                 and (retry or not exhausted)
                 and not (ordered and len(buffered) >= buffer_limit)
             ):
-                size = sizer.next_size()
-                pairs = [retry.popleft() for _ in range(min(size, len(retry)))]
-                if len(pairs) < size and not exhausted:
-                    taken = list(itertools.islice(source, size - len(pairs)))
-                    exhausted = len(taken) < size - len(pairs)
-                    pairs += taken
-                if not pairs:
-                    break
-                max_chunk = max(max_chunk, len(pairs))
-                chunk = Chunk(next(chunk_ids), [i for i, _ in pairs], [x for _, x in pairs])
+                remaining = None if total is None else total - read + len(retry)
+                size = sizer.next_size(remaining)
+                if retry:
+                    pairs = [retry.popleft() for _ in range(min(size, len(retry)))]
+                    chunk = Chunk(next(chunk_ids), [i for i, _ in pairs], [x for _, x in pairs])
+                else:
+                    taken = list(itertools.islice(items, size))
+                    exhausted = len(taken) < size
+                    if not taken:
+                        break
+                    chunk = Chunk(next(chunk_ids), range(read, read + len(taken)), taken)
+                    read += len(taken)
+                max_chunk = max(max_chunk, len(chunk))
                 in_flight[backend.submit(job, chunk)] = chunk
             if not in_flight:
                 break
@@ -118,31 +121,24 @@ def run_job(
             for future in completed:
                 chunk = in_flight.pop(future)
                 outcome = future.result()
-                to_retry = set(outcome.retry)
-                sizer.observe(len(chunk) - len(to_retry), outcome.seconds)
-                emitted = 0
-                for position, index in enumerate(chunk.indices):
-                    if position in to_retry:
-                        retry.append((index, chunk.items[position]))
-                        continue
-                    failure = outcome.failures.get(position)
-                    if failure is None:
-                        value = outcome.values[position]
-                    elif errors == "raise":
-                        raise raise_failure(failure, index, chunk.items[position])
-                    else:
-                        value = Failure(index, failure.exception, failure.traceback)
-                    emitted += 1
-                    if ordered:
-                        buffered[index] = value
-                    else:
-                        reporter.advance(1)
-                        yield value
+                sizer.observe(len(chunk) - len(outcome.retry), outcome.seconds)
+                if not outcome.failures and not outcome.retry:
+                    results: Iterable[tuple[int, Any]] = zip(
+                        chunk.indices, outcome.values, strict=True
+                    )  # the common case, at C speed
+                else:
+                    results = _settle(chunk, outcome, errors, retry)
                 if ordered:
-                    reporter.advance(emitted)
+                    before = len(buffered)
+                    buffered.update(results)
+                    reporter.advance(len(buffered) - before)
                     while next_index in buffered:
                         yield buffered.pop(next_index)
                         next_index += 1
+                else:
+                    values = [value for _, value in results]
+                    reporter.advance(len(values))
+                    yield from values
         finished = True
     finally:
         if not finished:
@@ -151,3 +147,27 @@ def run_job(
         with contextlib.suppress(Exception):
             backend.end_job(job, aborted=not finished)
         reporter.close()
+
+
+def _settle(
+    chunk: Chunk,
+    outcome: ChunkOutcome,
+    errors: ErrorPolicy,
+    retry: deque[tuple[int, Any]],
+) -> list[tuple[int, Any]]:
+    """(index, value) pairs of a chunk with failures or lost items; queues lost items again
+    and raises the first failure when ``errors="raise"``."""
+    to_retry = set(outcome.retry)
+    settled: list[tuple[int, Any]] = []
+    for position, index in enumerate(chunk.indices):
+        if position in to_retry:
+            retry.append((index, chunk.items[position]))
+            continue
+        failure = outcome.failures.get(position)
+        if failure is None:
+            settled.append((index, outcome.values[position]))
+        elif errors == "raise":
+            raise raise_failure(failure, index, chunk.items[position])
+        else:
+            settled.append((index, Failure(index, failure.exception, failure.traceback)))
+    return settled

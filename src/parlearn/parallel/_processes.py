@@ -35,6 +35,7 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -136,6 +137,7 @@ class ProcessesBackend(Backend):
         self._manager: threading.Thread | None = None
         self._broken: BaseException | None = None
         self._reaped = threading.Condition(self._state_lock)
+        self._ended_jobs: set[int] = set()  # workers that know these should forget them
 
     # ------------------------------------------------------------------ caller side
 
@@ -172,6 +174,7 @@ class ProcessesBackend(Backend):
     def end_job(self, job: Job, *, aborted: bool) -> None:
         with self._state_lock:
             state = self._jobs.pop(job.id, None)
+            self._ended_jobs.add(job.id)
             if aborted:
                 kept = deque(p for p in self._queue if p.job_id != job.id)
                 for p in self._queue:
@@ -192,6 +195,7 @@ class ProcessesBackend(Backend):
                     self._reaped.wait(remaining)
         if state is not None:
             state.scope.close()
+        self._wake()
 
     def close(self) -> None:
         if self._closed:
@@ -255,6 +259,8 @@ class ProcessesBackend(Backend):
 
     def _dispatch(self) -> None:
         with self._state_lock:
+            if self._ended_jobs:
+                self._tell_idle_to_forget()
             while self._queue:
                 idle = next((w for w in self._workers if w.pending is None), None)
                 if idle is None:
@@ -281,6 +287,16 @@ class ProcessesBackend(Backend):
                 # If the worker just died, its sentinel reports the chunk.
                 with contextlib.suppress(OSError):
                     idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    def _tell_idle_to_forget(self) -> None:
+        for w in self._workers:
+            ended = w.known_jobs & self._ended_jobs
+            if w.pending is None and ended:
+                w.known_jobs -= ended
+                with contextlib.suppress(OSError):
+                    w.conn.send_bytes(pickle.dumps(("forget", sorted(ended))))
+        known = set().union(*(w.known_jobs for w in self._workers)) if self._workers else set()
+        self._ended_jobs &= known  # keep only what a busy worker still has to hear
 
     def _spawn(self) -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
@@ -424,7 +440,7 @@ def _rss(pid: int | None) -> int | None:
         return None
 
 
-def _show(indices: list[int], limit: int = 10) -> str:
+def _show(indices: Sequence[int], limit: int = 10) -> str:
     if len(indices) <= limit:
-        return str(indices)
+        return str(list(indices))
     return f"[{', '.join(map(str, indices[:limit]))}, ... ({len(indices)} in all)]"

@@ -35,7 +35,7 @@ class Chunk:
     """Items sent together to one worker, with their positions in the input."""
 
     id: int
-    indices: list[int]
+    indices: Sequence[int]  # a range for fresh items, a list for items run again
     items: list[Any]
 
     def __len__(self) -> int:

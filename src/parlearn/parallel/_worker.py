@@ -2,7 +2,9 @@
 
 Messages (pickled) on the worker's own duplex pipe::
 
-    parent → worker   (job_id, fn_bytes | None, timeout, chunk_id, items_bytes)   or None: stop
+    parent → worker   (job_id, fn_bytes | None, timeout, chunk_id, items_bytes)
+                      ("forget", [job_id, ...]): those jobs ended, drop their functions
+                      None: stop
     worker → parent   (chunk_id, values_bytes | None, failures, retry_positions, seconds)
 
 While a chunk runs, the worker writes (position, start time) into its two-slot shared array,
@@ -11,6 +13,7 @@ so the parent knows which item a worker held when it died and how long that item
 
 from __future__ import annotations
 
+import gc
 import pickle
 import signal
 import time
@@ -53,6 +56,15 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
         request = pickle.loads(message)
         if request is None:
             return
+        if request[0] == "forget":
+            # Release what ended jobs held (closures over big arrays, shared-memory mappings),
+            # so an idle worker does not keep a job's memory alive.
+            for ended in request[1]:
+                functions.pop(ended, None)
+            forget_attached()
+            current_job = -1
+            gc.collect()
+            continue
         job_id, fn_bytes, timeout, chunk_id, items_bytes = request
         if job_id != current_job:
             forget_attached()
