@@ -83,6 +83,7 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
         outcome = run_chunk(fn, items, timeout=timeout, on_item=enter)
         slot[0] = -1
         conn.send_bytes(encode_outcome(chunk_id, outcome))
+        del fn, items, outcome  # hold nothing of a chunk between chunks
     del limiter
 
 
