@@ -95,6 +95,18 @@ class Pool:
         errors: ErrorPolicy = "raise",
     ) -> Iterator[Any]:
         """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
+        return _flatten(self._runs(fn, items, chunksize, ordered, progress, timeout, errors))
+
+    def _runs(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        chunksize: int | None,
+        ordered: bool,
+        progress: ProgressArg,
+        timeout: float | None,
+        errors: ErrorPolicy,
+    ) -> Iterator[list[Any]]:
         self._backend._check_open()
         _validate(timeout, errors, None, chunksize)
         total = _length(items)
@@ -123,16 +135,9 @@ class Pool:
         errors: ErrorPolicy = "raise",
     ) -> list[Any]:
         """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`."""
-        results = self.imap(
-            fn,
-            items,
-            chunksize=chunksize,
-            ordered=ordered,
-            progress=progress,
-            timeout=timeout,
-            errors=errors,
+        return _collect(
+            self._runs(fn, items, chunksize, ordered, progress, timeout, errors), errors
         )
-        return Results(results) if errors == "collect" else list(results)
 
     def close(self) -> None:
         self._backend.close()
@@ -197,29 +202,53 @@ def imap(
     Reads ``items`` only as fast as workers take them (a generator of a billion items never
     lands in memory). Arguments are those of :func:`map`.
     """
+    return _flatten(
+        _runs(fn, items, backend, workers, chunksize, ordered, progress, timeout, errors)
+    )
+
+
+def _runs(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    backend: str | Pool,
+    workers: int | None,
+    chunksize: int | None,
+    ordered: bool,
+    progress: ProgressArg,
+    timeout: float | None,
+    errors: ErrorPolicy,
+) -> Iterator[list[Any]]:
     _validate(timeout, errors, workers, chunksize)
     if isinstance(backend, Pool):
-        return backend.imap(
-            fn,
-            items,
-            chunksize=chunksize,
-            ordered=ordered,
-            progress=progress,
-            timeout=timeout,
-            errors=errors,
-        )
+        return backend._runs(fn, items, chunksize, ordered, progress, timeout, errors)
     if backend != "auto":
         _backend_class(backend)  # unknown names and missing extras fail now, not on next()
-        return _default_pool(backend, workers).imap(
-            fn,
-            items,
-            chunksize=chunksize,
-            ordered=ordered,
-            progress=progress,
-            timeout=timeout,
-            errors=errors,
-        )
-    return _auto_imap(fn, items, workers, chunksize, ordered, progress, timeout, errors)
+        pool = _default_pool(backend, workers)
+        return pool._runs(fn, items, chunksize, ordered, progress, timeout, errors)
+    if inspect.iscoroutinefunction(fn):
+        pool = _default_pool("async", workers)
+        return pool._runs(fn, items, chunksize, ordered, progress, timeout, errors)
+    return _probe_then_run(
+        fn, items, _length(items), workers, chunksize, ordered, progress, timeout, errors
+    )
+
+
+def _flatten(runs: Iterator[list[Any]]) -> Iterator[Any]:
+    """One result at a time from runs of results; closing it stops the work."""
+    try:
+        for run in runs:
+            yield from run
+    finally:
+        close = getattr(runs, "close", None)
+        if close is not None:
+            close()
+
+
+def _collect(runs: Iterator[list[Any]], errors: ErrorPolicy) -> list[Any]:
+    results: list[Any] = Results() if errors == "collect" else []
+    for run in runs:
+        results.extend(run)
+    return results
 
 
 def map(
@@ -248,18 +277,8 @@ def map(
       index in a note and the worker traceback as ``__cause__``); ``"collect"`` returns a
       :class:`Results` list with a :class:`Failure` in place of each failed item.
     """
-    results = imap(
-        fn,
-        items,
-        backend=backend,
-        workers=workers,
-        chunksize=chunksize,
-        ordered=ordered,
-        progress=progress,
-        timeout=timeout,
-        errors=errors,
-    )
-    return Results(results) if errors == "collect" else list(results)
+    runs = _runs(fn, items, backend, workers, chunksize, ordered, progress, timeout, errors)
+    return _collect(runs, errors)
 
 
 def _validate(
@@ -294,25 +313,6 @@ def _length(items: Iterable[Any]) -> int | None:
         return None
 
 
-def _auto_imap(
-    fn: Callable[[Any], Any],
-    items: Iterable[Any],
-    workers: int | None,
-    chunksize: int | None,
-    ordered: bool,
-    progress: ProgressArg,
-    timeout: float | None,
-    errors: ErrorPolicy,
-) -> Iterator[Any]:
-    total = _length(items)
-    if inspect.iscoroutinefunction(fn):
-        return _default_pool("async", workers).imap(
-            fn, items, chunksize=chunksize, ordered=ordered, progress=progress,
-            timeout=timeout, errors=errors,
-        )  # fmt: skip
-    return _probe_then_run(fn, items, total, workers, chunksize, ordered, progress, timeout, errors)
-
-
 def _probe_then_run(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
@@ -323,7 +323,7 @@ def _probe_then_run(
     progress: ProgressArg,
     timeout: float | None,
     errors: ErrorPolicy,
-) -> Iterator[Any]:
+) -> Iterator[list[Any]]:
     """Run the first items here to measure them, choose a backend, then run the rest there.
     A generator, so nothing runs before the caller asks for the first result."""
     source = iter(items)

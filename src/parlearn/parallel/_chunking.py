@@ -16,6 +16,10 @@ __all__ = ["ChunkSizer"]
 # the work runs out ("guided" scheduling, as in OpenMP), so every worker gets several chunks and
 # all finish close together instead of one core idling through a long last chunk.
 SPREAD = 4
+# ...but guided shrinking stops at this much work per chunk (or at total / (workers * SPREAD),
+# whichever is smaller): at ~0.1-0.2 ms of fixed cost per chunk, shorter chunks would make
+# dispatch a visible share, and a tail this short costs nothing.
+MIN_CHUNK_SECONDS = 0.005
 # An unbounded stream keeps at most this many items in one chunk, so memory stays bounded.
 MAX_STREAM_CHUNK = 10_000
 
@@ -23,7 +27,14 @@ MAX_STREAM_CHUNK = 10_000
 class ChunkSizer:
     """Chooses the next chunk size from the per-item times seen so far (a pure state machine)."""
 
-    def __init__(self, *, workers: int, target_seconds: float, fixed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        target_seconds: float,
+        total: int | None = None,
+        fixed: int | None = None,
+    ) -> None:
         if fixed is not None and (not isinstance(fixed, int) or fixed < 1):
             raise ValueError(
                 f"chunksize must be a positive int, got {fixed!r}; "
@@ -32,6 +43,11 @@ class ChunkSizer:
         self._fixed = fixed
         self._target = target_seconds
         self._workers = max(workers, 1)
+        # Chunks up to this size keep every worker busy with several chunks from the start, so
+        # sending, computing and receiving overlap.
+        self._static_cap = (
+            None if total is None else max(1, math.ceil(total / (self._workers * SPREAD)))
+        )
         self._per_item: float | None = None
 
     def next_size(self, remaining: int | None) -> int:
@@ -39,15 +55,18 @@ class ChunkSizer:
         for a stream of unknown length."""
         if self._fixed is not None:
             return self._fixed
-        if remaining is None:
-            cap = MAX_STREAM_CHUNK
-        else:
-            cap = max(1, math.ceil(remaining / (self._workers * SPREAD)))
         if self._per_item is None:
             return 1  # nothing measured yet: probe with single items
-        if self._per_item <= 0:
-            return cap
-        return max(1, min(cap, int(self._target / self._per_item)))
+        per_item = max(self._per_item, 1e-9)
+        on_target = max(1, int(self._target / per_item))
+        if remaining is None:
+            return min(on_target, MAX_STREAM_CHUNK)
+        guided = math.ceil(remaining / (self._workers * SPREAD))
+        floor = min(on_target, max(1, int(MIN_CHUNK_SECONDS / per_item)))
+        if self._static_cap is not None:
+            floor = min(floor, self._static_cap)
+        fair_share = max(1, math.ceil(remaining / self._workers))  # every worker gets some
+        return max(1, min(fair_share, max(min(on_target, guided), floor)))
 
     def observe(self, items: int, seconds: float) -> None:
         """Record that ``items`` items took ``seconds`` of compute where they ran."""

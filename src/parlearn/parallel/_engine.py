@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import reprlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, Literal
 
@@ -69,28 +69,34 @@ def run_job(
     errors: ErrorPolicy,
     reporter: Reporter,
     done_first: list[Emitted],
-) -> Iterator[Any]:
-    """Yield results of ``job.fn`` over ``items``; ``done_first`` are results of the first
-    items, already computed (by the auto probe), and ``items`` goes on after them."""
+) -> Iterator[list[Any]]:
+    """Yield results of ``job.fn`` over ``items`` in runs (lists), in order when ``ordered``.
+
+    ``done_first`` are results of the first items, already computed (by the auto probe), and
+    ``items`` goes on after them. Results travel in runs so the per-item cost stays in C:
+    ``imap`` flattens them, ``map`` extends a list with them."""
     sizer = ChunkSizer(
         workers=backend.workers,
         target_seconds=backend.target_chunk_seconds,
+        total=None if total is None else total - len(done_first),
         fixed=chunksize if chunksize is not None else backend.fixed_chunksize,
     )
     max_in_flight = max(1, backend.workers * backend.in_flight_per_worker)
     chunk_ids = itertools.count()
     in_flight: dict[Future[ChunkOutcome], Chunk] = {}
     retry: deque[tuple[int, Any]] = deque()
-    buffered: dict[int, Any] = {}
+    # Ordered results that arrived early: runs of consecutive results keyed by first index.
+    buffered: dict[int, list[Any]] = {}
+    buffered_count = 0
     next_index = len(done_first)  # next result to yield when ordered
     read = len(done_first)  # items taken from the input so far
     exhausted = False
     finished = False
     max_chunk = 1
 
-    for _, value in done_first:
-        reporter.advance(1)
-        yield value
+    if done_first:
+        reporter.advance(len(done_first))
+        yield [value for _, value in done_first]
 
     backend.start_job(job)
     try:
@@ -99,7 +105,7 @@ def run_job(
             while (
                 len(in_flight) < max_in_flight
                 and (retry or not exhausted)
-                and not (ordered and len(buffered) >= buffer_limit)
+                and not (ordered and buffered_count >= buffer_limit)
             ):
                 remaining = None if total is None else total - read + len(retry)
                 size = sizer.next_size(remaining)
@@ -122,23 +128,23 @@ def run_job(
                 chunk = in_flight.pop(future)
                 outcome = future.result()
                 sizer.observe(len(chunk) - len(outcome.retry), outcome.seconds)
-                if not outcome.failures and not outcome.retry:
-                    results: Iterable[tuple[int, Any]] = zip(
-                        chunk.indices, outcome.values, strict=True
-                    )  # the common case, at C speed
+                if not outcome.failures and not outcome.retry and isinstance(chunk.indices, range):
+                    runs = [(chunk.indices.start, outcome.values)]  # the common case
                 else:
-                    results = _settle(chunk, outcome, errors, retry)
-                if ordered:
-                    before = len(buffered)
-                    buffered.update(results)
-                    reporter.advance(len(buffered) - before)
-                    while next_index in buffered:
-                        yield buffered.pop(next_index)
-                        next_index += 1
-                else:
-                    values = [value for _, value in results]
-                    reporter.advance(len(values))
-                    yield from values
+                    runs = [(i, [v]) for i, v in _settle(chunk, outcome, errors, retry)]
+                arrived = sum(len(run) for _, run in runs)
+                reporter.advance(arrived)
+                if not ordered:
+                    for _, run in runs:
+                        yield run
+                    continue
+                buffered.update(runs)
+                buffered_count += arrived
+                while next_index in buffered:
+                    run = buffered.pop(next_index)
+                    buffered_count -= len(run)
+                    next_index += len(run)
+                    yield run
         finished = True
     finally:
         if not finished:

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,15 +127,20 @@ def run_chunk(
     on_item: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     done: dict[int, Any] | None = None,
+    position_slot: MutableSequence[int] | None = None,
 ) -> ChunkOutcome:
     """Call ``fn`` on every item; never raises for a task's own exception.
 
-    ``on_item(p)`` is called before position p starts (cursor updates); ``stop()`` is checked
+    ``position_slot[0]`` is set to each position before it starts (the process worker's shared
+    slot: the parent reads which item a dead worker was running). ``on_item(p)`` is called
+    before position p starts (cursor updates, with start times); ``stop()`` is checked
     between items so an abandoned chunk ends early; ``done`` (if given) receives each finished
     value as it is produced, so a watcher that gives up on the chunk keeps them.
     With ``timeout`` and when running on a thread's main interpreter thread, an alarm interrupts
     an item that runs too long (Python code only; a blocking C call cannot be interrupted).
     """
+    if timeout is None and on_item is None and stop is None and done is None:
+        return _run_plain(fn, items, position_slot)
     alarm = timeout is not None and _can_use_alarm()
     values: list[Any] = [None] * len(items)
     failures: dict[int, TaskFailure] = {}
@@ -145,6 +150,8 @@ def run_chunk(
         if stop is not None and stop():
             retry.extend(range(p, len(items)))
             break
+        if position_slot is not None:
+            position_slot[0] = p
         if on_item is not None:
             on_item(p)
         started = time.perf_counter()
@@ -169,6 +176,35 @@ def run_chunk(
         if done is not None:
             done[p] = values[p]
     return ChunkOutcome(values, failures, retry, time.perf_counter() - t0)
+
+
+def _run_plain(
+    fn: Callable[[Any], Any], items: Sequence[Any], position_slot: MutableSequence[int] | None
+) -> ChunkOutcome:
+    """The common case -- no timeout, nobody watching from this process -- with as little as
+    possible between calls: tiny tasks are dominated by this loop's own cost."""
+    values: list[Any] = []
+    append = values.append
+    failures: dict[int, TaskFailure] = {}
+    count = len(items)
+    start = 0
+    t0 = time.perf_counter()
+    while start < count:
+        try:
+            if position_slot is None:
+                for p in range(start, count):
+                    append(fn(items[p]))
+            else:
+                for p in range(start, count):
+                    position_slot[0] = p
+                    append(fn(items[p]))
+            break
+        except Exception as exc:
+            failed = len(values)  # the item whose call raised
+            failures[failed] = failure_from(exc)
+            append(None)
+            start = failed + 1
+    return ChunkOutcome(values, failures, [], time.perf_counter() - t0)
 
 
 def _timeout_message(timeout: float, took: float) -> str:

@@ -80,7 +80,10 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
             # Unpickling failed here (a module missing in the worker, say): every item fails.
             conn.send_bytes(pickle.dumps((chunk_id, None, {-1: _portable(exc)}, [], 0.0)))
             continue
-        outcome = run_chunk(fn, items, timeout=timeout, on_item=enter)
+        if timeout is None:  # only the position is needed: the parent watches no clock
+            outcome = run_chunk(fn, items, position_slot=slot)
+        else:
+            outcome = run_chunk(fn, items, timeout=timeout, on_item=enter)
         slot[0] = -1
         conn.send_bytes(encode_outcome(chunk_id, outcome))
         del fn, items, outcome  # hold nothing of a chunk between chunks
