@@ -85,6 +85,7 @@ def run_job(
     chunk_ids = itertools.count()
     in_flight: dict[Future[ChunkOutcome], Chunk] = {}
     retry: deque[tuple[int, Any]] = deque()
+    isolate: deque[tuple[int, Any]] = deque()  # suspects of an unexplained crash: one per chunk
     # Ordered results that arrived early: runs of consecutive results keyed by first index.
     buffered: dict[int, list[Any]] = {}
     buffered_count = 0
@@ -104,12 +105,15 @@ def run_job(
             buffer_limit = BUFFER_CHUNKS * max_in_flight * max_chunk
             while (
                 len(in_flight) < max_in_flight
-                and (retry or not exhausted)
+                and (retry or isolate or not exhausted)
                 and not (ordered and buffered_count >= buffer_limit)
             ):
-                remaining = None if total is None else total - read + len(retry)
+                remaining = None if total is None else total - read + len(retry) + len(isolate)
                 size = sizer.next_size(remaining)
-                if retry:
+                if isolate:
+                    index, item = isolate.popleft()
+                    chunk = Chunk(next(chunk_ids), [index], [item])
+                elif retry:
                     pairs = [retry.popleft() for _ in range(min(size, len(retry)))]
                     chunk = Chunk(next(chunk_ids), [i for i, _ in pairs], [x for _, x in pairs])
                 else:
@@ -131,7 +135,8 @@ def run_job(
                 if not outcome.failures and not outcome.retry and isinstance(chunk.indices, range):
                     runs = [(chunk.indices.start, outcome.values)]  # the common case
                 else:
-                    runs = [(i, [v]) for i, v in _settle(chunk, outcome, errors, retry)]
+                    requeue = isolate if outcome.isolate else retry
+                    runs = [(i, [v]) for i, v in _settle(chunk, outcome, errors, requeue)]
                 arrived = sum(len(run) for _, run in runs)
                 reporter.advance(arrived)
                 if not ordered:

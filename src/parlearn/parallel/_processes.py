@@ -47,7 +47,7 @@ from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
 from parlearn.parallel._shm import ShareScope
 from parlearn.parallel._spawn import WorkerProcess
 from parlearn.parallel._task import Chunk, ChunkOutcome, Job, TaskFailure
-from parlearn.parallel._worker import decode_outcome, worker_main
+from parlearn.parallel._worker import UNTRACKED, decode_outcome, worker_main
 
 __all__ = ["ProcessesBackend"]
 
@@ -345,8 +345,7 @@ class ProcessesBackend(Backend):
         w.pending = None
         if pending is None or pending.future.done():
             return
-        position = int(w.slot[0])
-        culprit = position if 0 <= position < len(pending.chunk) else None
+        culprit = _running_position(w, pending)
         failure = w.kill_reason
         if failure is None:
             indices = pending.chunk.indices
@@ -368,8 +367,8 @@ class ProcessesBackend(Backend):
             pending = w.pending
             if pending is None or w.kill_reason is not None:
                 continue
-            position = int(w.slot[0])
-            if pending.timeout is not None and 0 <= position < len(pending.chunk):
+            position = _running_position(w, pending)
+            if pending.timeout is not None and position is not None:
                 ran = (now - int(w.slot[1])) / 1e9
                 if ran > pending.timeout + TIMEOUT_GRACE:
                     error = TaskTimeoutError(
@@ -384,7 +383,7 @@ class ProcessesBackend(Backend):
                 rss = _rss(w.process.pid)
                 if rss is not None and rss > self._max_memory:
                     indices = pending.chunk.indices
-                    running = indices[position] if 0 <= position < len(indices) else None
+                    running = indices[position] if position is not None else None
                     message = (
                         f"worker process {w.process.pid} used {rss / 2**20:.0f} MiB, over "
                         f"max_worker_memory={self._max_memory / 2**20:.0f} MiB, and was killed "
@@ -422,6 +421,16 @@ class ProcessesBackend(Backend):
             self._workers.clear()
             self._reaped.notify_all()
         self._fail_all(BrokenPoolError("the process pool was closed while work was pending"))
+
+
+def _running_position(w: _Worker, pending: _Pending) -> int | None:
+    """Position in its chunk of the item a worker is running, when known."""
+    position = int(w.slot[0])
+    if 0 <= position < len(pending.chunk):
+        return position
+    if position == UNTRACKED and len(pending.chunk) == 1:
+        return 0
+    return None
 
 
 def _kill(w: _Worker) -> None:

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,10 @@ class ChunkOutcome:
     retry: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
+    # Positions in ``retry`` should run again one item per chunk: a worker died in this
+    # chunk without saying which item it was running, so running them alone finds it.
+    isolate: bool = False
+
     @classmethod
     def lost(
         cls,
@@ -79,22 +83,18 @@ class ChunkOutcome:
         failure: TaskFailure,
         done: dict[int, Any] | None = None,
     ) -> ChunkOutcome:
-        """Outcome of a chunk whose worker was lost while running position ``culprit``:
-        that item fails, finished ones (``done``) stand, the others are retried."""
+        """Outcome of a chunk whose worker was lost while running position ``culprit``: that
+        item fails, finished ones (``done``) stand, the others run again. With the culprit
+        unknown, a single item is the culprit, and several are all run again in isolation."""
         done = done or {}
         values: list[Any] = [done.get(p) for p in range(size)]
-        failures: dict[int, TaskFailure] = {}
-        retry: list[int] = []
-        for p in range(size):
-            if p == culprit:
-                failures[p] = failure
-            elif p not in done:
-                retry.append(p)
-        if culprit is None and size:
-            # Nothing says which item was running: blame the first unfinished one.
-            first = retry.pop(0) if retry else 0
-            failures[first] = failure
-        return cls(values=values, failures=failures, retry=retry)
+        unfinished = [p for p in range(size) if p not in done]
+        if culprit is None and len(unfinished) == 1:
+            culprit = unfinished[0]
+        if culprit is None:
+            return cls(values=values, retry=unfinished, isolate=True)
+        retry = [p for p in unfinished if p != culprit]
+        return cls(values=values, failures={culprit: failure}, retry=retry)
 
 
 def failure_from(exc: BaseException) -> TaskFailure:
@@ -127,20 +127,18 @@ def run_chunk(
     on_item: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     done: dict[int, Any] | None = None,
-    position_slot: MutableSequence[int] | None = None,
 ) -> ChunkOutcome:
     """Call ``fn`` on every item; never raises for a task's own exception.
 
-    ``position_slot[0]`` is set to each position before it starts (the process worker's shared
-    slot: the parent reads which item a dead worker was running). ``on_item(p)`` is called
-    before position p starts (cursor updates, with start times); ``stop()`` is checked
+    ``on_item(p)`` is called before position p starts (cursor updates, with start times; the
+    process worker's shared slot when it runs with a timeout); ``stop()`` is checked
     between items so an abandoned chunk ends early; ``done`` (if given) receives each finished
     value as it is produced, so a watcher that gives up on the chunk keeps them.
     With ``timeout`` and when running on a thread's main interpreter thread, an alarm interrupts
     an item that runs too long (Python code only; a blocking C call cannot be interrupted).
     """
     if timeout is None and on_item is None and stop is None and done is None:
-        return _run_plain(fn, items, position_slot)
+        return _run_plain(fn, items)
     alarm = timeout is not None and _can_use_alarm()
     values: list[Any] = [None] * len(items)
     failures: dict[int, TaskFailure] = {}
@@ -150,8 +148,6 @@ def run_chunk(
         if stop is not None and stop():
             retry.extend(range(p, len(items)))
             break
-        if position_slot is not None:
-            position_slot[0] = p
         if on_item is not None:
             on_item(p)
         started = time.perf_counter()
@@ -178,11 +174,11 @@ def run_chunk(
     return ChunkOutcome(values, failures, retry, time.perf_counter() - t0)
 
 
-def _run_plain(
-    fn: Callable[[Any], Any], items: Sequence[Any], position_slot: MutableSequence[int] | None
-) -> ChunkOutcome:
+def _run_plain(fn: Callable[[Any], Any], items: Sequence[Any]) -> ChunkOutcome:
     """The common case -- no timeout, nobody watching from this process -- with as little as
-    possible between calls: tiny tasks are dominated by this loop's own cost."""
+    possible between calls: tiny tasks are dominated by this loop's own cost. Nothing records
+    which item is running (that alone would cost half the loop); if the process dies here, the
+    chunk's items are run again one by one to find the culprit (``ChunkOutcome.isolate``)."""
     values: list[Any] = []
     append = values.append
     failures: dict[int, TaskFailure] = {}
@@ -191,13 +187,8 @@ def _run_plain(
     t0 = time.perf_counter()
     while start < count:
         try:
-            if position_slot is None:
-                for p in range(start, count):
-                    append(fn(items[p]))
-            else:
-                for p in range(start, count):
-                    position_slot[0] = p
-                    append(fn(items[p]))
+            for p in range(start, count):
+                append(fn(items[p]))
             break
         except Exception as exc:
             failed = len(values)  # the item whose call raised

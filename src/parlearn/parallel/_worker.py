@@ -7,8 +7,10 @@ Messages (pickled) on the worker's own duplex pipe::
                       None: stop
     worker → parent   (chunk_id, values_bytes | None, failures, retry_positions, seconds)
 
-While a chunk runs, the worker writes (position, start time) into its two-slot shared array,
-so the parent knows which item a worker held when it died and how long that item has run.
+While a chunk with a timeout runs, the worker writes (position, start time) into its two-slot
+shared array, so the parent knows which item a dead worker was running and how long it has run.
+Without a timeout it writes UNTRACKED once and runs the plain loop; a death then sends the
+chunk's items back to be run one at a time, which names the culprit.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from parlearn.parallel._task import ChunkOutcome, TaskFailure, failure_from, run
 
 __all__ = ["decode_outcome", "encode_outcome", "worker_main"]
 
+# Written in the slot's position while a chunk runs without per-item tracking.
+UNTRACKED = -2
 # Functions of recent jobs kept in a worker, so a pool shared by interleaved jobs does not ship
 # a function again for every chunk.
 KEEP_JOBS = 4
@@ -78,8 +82,9 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
             # Unpickling failed here (a module missing in the worker, say): every item fails.
             conn.send_bytes(pickle.dumps((chunk_id, None, {-1: _portable(exc)}, [], 0.0)))
             continue
-        if timeout is None:  # only the position is needed: the parent watches no clock
-            outcome = run_chunk(fn, items, position_slot=slot)
+        if timeout is None:  # the fast loop: which item runs is not recorded
+            slot[0] = UNTRACKED
+            outcome = run_chunk(fn, items)
         else:
             outcome = run_chunk(fn, items, timeout=timeout, on_item=enter)
         slot[0] = -1
