@@ -55,6 +55,11 @@ class ChunkSizer:
         self._seconds = 0.0
 
     @property
+    def measured(self) -> bool:
+        """Whether any chunk has been measured (until then chunks are single-item probes)."""
+        return self._fixed is not None or self._items > 0
+
+    @property
     def _per_item(self) -> float | None:
         return None if self._items <= 0 else self._seconds / self._items
 

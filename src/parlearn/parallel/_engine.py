@@ -104,7 +104,7 @@ def run_job(
         while True:
             buffer_limit = BUFFER_CHUNKS * max_in_flight * max_chunk
             while (
-                len(in_flight) < max_in_flight
+                len(in_flight) < (max_in_flight if sizer.measured else backend.workers)
                 and (retry or isolate or not exhausted)
                 and not (ordered and buffered_count >= buffer_limit)
             ):

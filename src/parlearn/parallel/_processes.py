@@ -13,8 +13,9 @@
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when a worker dies it breaks the whole pool
 and cannot say which items the dead worker held, and it cannot stop one overrunning task. Here
-each worker has its own pipe and one chunk at a time, so a death names its items, only that
-worker is replaced, and results already delivered stand.
+each worker has its own pipe and the parent knows which chunk it runs (plus at most one more
+waiting in its pipe), so a death names its items, only that worker is replaced, and results
+already delivered stand.
 
 Workers start from a fork server (``forkserver``, the Python 3.14 default on Linux) that has
 imported this package, so a new worker costs a fork, not an interpreter start, and -- unlike
@@ -54,6 +55,9 @@ __all__ = ["ProcessesBackend"]
 # A worker gets this long past ``timeout`` to stop an item itself (its alarm raises inside the
 # task) before the parent kills it -- the hard stop for code stuck in C.
 TIMEOUT_GRACE = 1.0
+# Chunks a worker may hold: one running and one waiting in its pipe, so it starts the next the
+# moment it sends a result instead of idling through a round trip to the parent.
+PREFETCH = 2
 # How often the manager checks running items when timeouts or memory limits are set.
 WATCH_INTERVAL = 0.05
 # How long close() waits for workers to exit on their own before killing them.
@@ -75,8 +79,14 @@ class _Worker:
     conn: Connection
     slot: Any  # RawArray('q', 2): (position, start time in monotonic ns)
     known_jobs: set[int] = field(default_factory=set)
-    pending: _Pending | None = None
+    # Chunks sent to it, in order: the first is running, the next waits in its pipe.
+    assigned: deque[_Pending] = field(default_factory=deque)
     kill_reason: TaskFailure | None = None  # why the parent killed it, if it did
+
+    @property
+    def pending(self) -> _Pending | None:
+        """The chunk it is running (or about to run), if any."""
+        return self.assigned[0] if self.assigned else None
 
 
 @dataclass
@@ -104,6 +114,9 @@ class ProcessesBackend(Backend):
     """
 
     name = "processes"
+    # More chunks in flight than workers can hold: the parent competes with busy workers for
+    # the cores, so it refills rarely and in bursts rather than after every chunk.
+    in_flight_per_worker = 4
 
     def __init__(
         self,
@@ -244,11 +257,19 @@ class ProcessesBackend(Backend):
                 ready = wait(waitables, timeout=WATCH_INTERVAL if watching else None)
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
+                received = []
                 for w in list(self._workers):
                     if w.conn in ready:
-                        self._receive(w)
+                        received.append(self._receive(w))
                     if w.process.sentinel in ready:
                         self._reap(w)
+                if received:
+                    # Give the now idle workers their next chunk first, then read the results:
+                    # unpickling a large result must not keep a worker waiting.
+                    self._dispatch()
+                    for pending, message in received:
+                        if pending is not None:
+                            self._settle(pending, message)
                 if watching:
                     self._watch()
         except BaseException as exc:  # the pool cannot go on: fail every waiting caller
@@ -262,11 +283,13 @@ class ProcessesBackend(Backend):
             if self._ended_jobs:
                 self._tell_idle_to_forget()
             while self._queue:
-                idle = next((w for w in self._workers if w.pending is None), None)
-                if idle is None:
-                    if len(self._workers) >= self.workers:
-                        return
+                idle = next((w for w in self._workers if not w.assigned), None)
+                if idle is None and len(self._workers) < self.workers:
                     idle = self._spawn()
+                if idle is None:
+                    idle = next((w for w in self._workers if len(w.assigned) < PREFETCH), None)
+                if idle is None:
+                    return
                 pending = self._queue.popleft()
                 if not pending.future.set_running_or_notify_cancel():
                     continue
@@ -276,7 +299,7 @@ class ProcessesBackend(Backend):
                     continue
                 fn_bytes = None if pending.job_id in idle.known_jobs else state.fn_bytes
                 idle.known_jobs.add(pending.job_id)
-                idle.pending = pending
+                idle.assigned.append(pending)
                 message = (
                     pending.job_id,
                     fn_bytes,
@@ -315,15 +338,14 @@ class ProcessesBackend(Backend):
         self._workers.append(worker)
         return worker
 
-    def _receive(self, w: _Worker) -> None:
+    def _receive(self, w: _Worker) -> tuple[_Pending | None, bytes]:
         try:
             message = w.conn.recv_bytes()
         except (EOFError, OSError):
-            return  # it died; the sentinel reports it
-        pending = w.pending
-        w.pending = None
-        if pending is None:
-            return
+            return None, b""  # it died; the sentinel reports it
+        return (w.assigned.popleft() if w.assigned else None), message
+
+    def _settle(self, pending: _Pending, message: bytes) -> None:
         try:
             _, outcome = decode_outcome(message, len(pending.chunk))
         except BaseException as exc:
@@ -341,8 +363,12 @@ class ProcessesBackend(Backend):
             self._workers.remove(w)
             self._reaped.notify_all()
         w.conn.close()
-        pending = w.pending
-        w.pending = None
+        pending = w.assigned.popleft() if w.assigned else None
+        for waiting in w.assigned:  # sent to it but never started: they simply run again
+            if not waiting.future.done():
+                size = len(waiting.chunk)
+                waiting.future.set_result(ChunkOutcome([None] * size, retry=list(range(size))))
+        w.assigned.clear()
         if pending is None or pending.future.done():
             return
         culprit = _running_position(w, pending)
@@ -397,7 +423,7 @@ class ProcessesBackend(Backend):
 
     def _fail_all(self, error: BaseException) -> None:
         with self._state_lock:
-            pendings = [w.pending for w in self._workers if w.pending is not None]
+            pendings = [p for w in self._workers for p in w.assigned]
             pendings += list(self._queue)
             self._queue.clear()
         for p in pendings:

@@ -111,8 +111,14 @@ def _portable_failure(failure: TaskFailure) -> tuple[bytes | None, str, str]:
 def encode_outcome(chunk_id: int, outcome: ChunkOutcome) -> bytes:
     values = outcome.values
     failures = dict(outcome.failures)
+
+    def pack() -> bytes:
+        encoded = {p: _portable_failure(f) for p, f in failures.items()}
+        message = (chunk_id, values, encoded, outcome.retry, outcome.seconds)
+        return _serialize.dumps(message, refer_to_owned=False)
+
     try:
-        values_bytes = _serialize.dumps(values, refer_to_owned=False)
+        return pack()
     except Exception:
         # Find the results that cannot be pickled; they become failures, the rest stand.
         for position, value in enumerate(values):
@@ -127,18 +133,15 @@ def encode_outcome(chunk_id: int, outcome: ChunkOutcome) -> bytes:
                 )
                 failures[position] = TaskFailure(error, "")
                 values[position] = None
-        values_bytes = _serialize.dumps(values, refer_to_owned=False)
-    encoded = {p: _portable_failure(f) for p, f in failures.items()}
-    return pickle.dumps((chunk_id, values_bytes, encoded, outcome.retry, outcome.seconds))
+        return pack()
 
 
 def decode_outcome(message: bytes, size: int) -> tuple[int, ChunkOutcome]:
-    chunk_id, values_bytes, encoded, retry, seconds = pickle.loads(message)
+    chunk_id, values, encoded, retry, seconds = _serialize.loads(message)
     failures = {p: _rebuild_failure(*e) for p, e in encoded.items()}
-    if values_bytes is None:  # the chunk could not even start: every item fails the same way
+    if values is None:  # the chunk could not even start: every item fails the same way
         failure = failures[-1]
         return chunk_id, ChunkOutcome([None] * size, dict.fromkeys(range(size), failure), [], 0.0)
-    values = _serialize.loads(values_bytes)
     return chunk_id, ChunkOutcome(values, failures, list(retry), seconds)
 
 
