@@ -12,6 +12,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from parlearn.errors import MissingDependencyError
@@ -95,32 +96,8 @@ class Pool:
         errors: ErrorPolicy = "raise",
     ) -> Iterator[Any]:
         """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
-        return _flatten(self._runs(fn, items, chunksize, ordered, progress, timeout, errors))
-
-    def _runs(
-        self,
-        fn: Callable[[Any], Any],
-        items: Iterable[Any],
-        chunksize: int | None,
-        ordered: bool,
-        progress: ProgressArg,
-        timeout: float | None,
-        errors: ErrorPolicy,
-    ) -> Iterator[list[Any]]:
-        self._backend._check_open()
-        _validate(timeout, errors, None, chunksize)
-        total = _length(items)
-        job = new_job(fn, timeout)
-        return run_job(
-            self._backend,
-            job,
-            iter(items),
-            total=total,
-            chunksize=chunksize,
-            ordered=ordered,
-            errors=errors,
-            reporter=make_reporter(progress, total, f"parlearn {self._backend.name}"),
-            done_first=[],
+        return _flatten(
+            self._runs(fn, items, _Options(chunksize, ordered, progress, timeout, errors))
         )
 
     def map(
@@ -135,9 +112,15 @@ class Pool:
         errors: ErrorPolicy = "raise",
     ) -> list[Any]:
         """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`."""
-        return _collect(
-            self._runs(fn, items, chunksize, ordered, progress, timeout, errors), errors
-        )
+        options = _Options(chunksize, ordered, progress, timeout, errors)
+        return _collect(self._runs(fn, items, options), options)
+
+    def _runs(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], options: _Options
+    ) -> Iterator[list[Any]]:
+        self._backend._check_open()
+        total = _length(items)
+        return options.run(self._backend, fn, iter(items), total, done_first=[])
 
     def close(self) -> None:
         self._backend.close()
@@ -202,9 +185,8 @@ def imap(
     Reads ``items`` only as fast as workers take them (a generator of a billion items never
     lands in memory). Arguments are those of :func:`map`.
     """
-    return _flatten(
-        _runs(fn, items, backend, workers, chunksize, ordered, progress, timeout, errors)
-    )
+    options = _Options(chunksize, ordered, progress, timeout, errors)
+    return _flatten(_runs(fn, items, backend, workers, options))
 
 
 def _runs(
@@ -212,25 +194,18 @@ def _runs(
     items: Iterable[Any],
     backend: str | Pool,
     workers: int | None,
-    chunksize: int | None,
-    ordered: bool,
-    progress: ProgressArg,
-    timeout: float | None,
-    errors: ErrorPolicy,
+    options: _Options,
 ) -> Iterator[list[Any]]:
-    _validate(timeout, errors, workers, chunksize)
+    if workers is not None:
+        resolve_workers(workers, 1)  # checked now, whichever backend ends up running
     if isinstance(backend, Pool):
-        return backend._runs(fn, items, chunksize, ordered, progress, timeout, errors)
+        return backend._runs(fn, items, options)
     if backend != "auto":
         _backend_class(backend)  # unknown names and missing extras fail now, not on next()
-        pool = _default_pool(backend, workers)
-        return pool._runs(fn, items, chunksize, ordered, progress, timeout, errors)
+        return _default_pool(backend, workers)._runs(fn, items, options)
     if inspect.iscoroutinefunction(fn):
-        pool = _default_pool("async", workers)
-        return pool._runs(fn, items, chunksize, ordered, progress, timeout, errors)
-    return _probe_then_run(
-        fn, items, _length(items), workers, chunksize, ordered, progress, timeout, errors
-    )
+        return _default_pool("async", workers)._runs(fn, items, options)
+    return _probe_then_run(fn, items, workers, options)
 
 
 def _flatten(runs: Iterator[list[Any]]) -> Iterator[Any]:
@@ -244,8 +219,8 @@ def _flatten(runs: Iterator[list[Any]]) -> Iterator[Any]:
             close()
 
 
-def _collect(runs: Iterator[list[Any]], errors: ErrorPolicy) -> list[Any]:
-    results: list[Any] = Results() if errors == "collect" else []
+def _collect(runs: Iterator[list[Any]], options: _Options) -> list[Any]:
+    results: list[Any] = Results() if options.errors == "collect" else []
     for run in runs:
         results.extend(run)
     return results
@@ -277,32 +252,57 @@ def map(
       index in a note and the worker traceback as ``__cause__``); ``"collect"`` returns a
       :class:`Results` list with a :class:`Failure` in place of each failed item.
     """
-    runs = _runs(fn, items, backend, workers, chunksize, ordered, progress, timeout, errors)
-    return _collect(runs, errors)
+    options = _Options(chunksize, ordered, progress, timeout, errors)
+    return _collect(_runs(fn, items, backend, workers, options), options)
 
 
-def _validate(
-    timeout: float | None,
-    errors: str,
-    workers: int | None = None,
-    chunksize: int | None = None,
-) -> None:
-    """Check arguments before any item runs (a generator starts nothing until iterated)."""
-    if workers is not None:
-        resolve_workers(workers, 1)
-    if chunksize is not None and (
-        isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
-    ):
-        raise ValueError(
-            f"chunksize must be a positive int, got {chunksize!r}; "
-            "pass chunksize=None to size chunks automatically"
-        )
-    if errors not in ("raise", "collect"):
-        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise ValueError(
-            f"timeout must be a positive number of seconds, got {timeout!r}; "
-            "pass timeout=None for no limit"
+@dataclass(frozen=True)
+class _Options:
+    """The per-call settings of ``map``/``imap``, checked when the call is made (a generator
+    would otherwise start nothing, and report nothing, until iterated)."""
+
+    chunksize: int | None
+    ordered: bool
+    progress: ProgressArg
+    timeout: float | None
+    errors: ErrorPolicy
+
+    def __post_init__(self) -> None:
+        chunksize, timeout = self.chunksize, self.timeout
+        if chunksize is not None and (
+            isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
+        ):
+            raise ValueError(
+                f"chunksize must be a positive int, got {chunksize!r}; "
+                "pass chunksize=None to size chunks automatically"
+            )
+        if self.errors not in ("raise", "collect"):
+            raise ValueError(f"errors must be 'raise' or 'collect', got {self.errors!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ValueError(
+                f"timeout must be a positive number of seconds, got {timeout!r}; "
+                "pass timeout=None for no limit"
+            )
+
+    def run(
+        self,
+        backend: Backend,
+        fn: Callable[[Any], Any],
+        items: Iterator[Any],
+        total: int | None,
+        *,
+        done_first: list[Emitted],
+    ) -> Iterator[list[Any]]:
+        return run_job(
+            backend,
+            new_job(fn, self.timeout),
+            items,
+            total=total,
+            chunksize=self.chunksize,
+            ordered=self.ordered,
+            errors=self.errors,
+            reporter=make_reporter(self.progress, total, f"parlearn {backend.name}"),
+            done_first=done_first,
         )
 
 
@@ -314,27 +314,20 @@ def _length(items: Iterable[Any]) -> int | None:
 
 
 def _probe_then_run(
-    fn: Callable[[Any], Any],
-    items: Iterable[Any],
-    total: int | None,
-    workers: int | None,
-    chunksize: int | None,
-    ordered: bool,
-    progress: ProgressArg,
-    timeout: float | None,
-    errors: ErrorPolicy,
+    fn: Callable[[Any], Any], items: Iterable[Any], workers: int | None, options: _Options
 ) -> Iterator[list[Any]]:
     """Run the first items here to measure them, choose a backend, then run the rest there.
     A generator, so nothing runs before the caller asks for the first result."""
+    total = _length(items)
     source = iter(items)
     done_first: list[Emitted] = []
     ended = True
     wall0, cpu0 = time.perf_counter(), time.thread_time()
     for index, item in enumerate(source):
-        outcome = run_chunk(fn, [item], timeout=timeout)
+        outcome = run_chunk(fn, [item], timeout=options.timeout)
         failure = outcome.failures.get(0)
         if failure is not None:
-            if errors == "raise":
+            if options.errors == "raise":
                 raise raise_failure(failure, index, item)
             done_first.append((index, Failure(index, failure.exception, failure.traceback)))
         else:
@@ -358,15 +351,4 @@ def _probe_then_run(
         processes_warm=_has_default_pool("processes", workers),
     )
     pool = _default_pool(name, workers if name != "serial" else None)
-    job = new_job(fn, timeout)
-    yield from run_job(
-        pool.backend,
-        job,
-        source,
-        total=total,
-        chunksize=chunksize,
-        ordered=ordered,
-        errors=errors,
-        reporter=make_reporter(progress, total, f"parlearn {name}"),
-        done_first=done_first,
-    )
+    yield from options.run(pool.backend, fn, source, total, done_first=done_first)
