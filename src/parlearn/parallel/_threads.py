@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from parlearn.errors import TaskTimeoutError
-from parlearn.parallel._backend import Backend, cpu_count
+from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
 from parlearn.parallel._task import (
     Chunk,
     ChunkOutcome,
@@ -57,8 +57,6 @@ class ThreadsBackend(Backend):
     name = "threads"
 
     def __init__(self, workers: int | None = None) -> None:
-        from parlearn.parallel._backend import resolve_workers
-
         # The concurrent.futures default: I/O-bound work wants more threads than cores.
         super().__init__(resolve_workers(workers, min(32, cpu_count() + 4)))
         self._tasks: queue.SimpleQueue[_Running | None] = queue.SimpleQueue()
