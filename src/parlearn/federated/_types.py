@@ -7,8 +7,8 @@ Configs and metrics are flat dicts of scalars.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
 Scalar = bool | bytes | float | int | str
 Config = dict[str, Scalar]
 Metrics = dict[str, Scalar]
-Parameters = list[NDArray[np.floating]]
+Parameters = list[NDArray[Any]]
 
 
 @dataclass(frozen=True)

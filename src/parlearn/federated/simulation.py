@@ -1,0 +1,349 @@
+"""The simulation engine: many clients on one machine (or a Ray cluster), round after round.
+
+::
+
+    server (this process)                                 workers (parlearn.parallel)
+    ─────────────────────                                 ───────────────────────────
+    strategy.configure_fit ─► (cid, config) per client ─► client_fn(cid).fit(global, config)
+      stragglers: fewer local_epochs or dropped           validated: shapes, finite values
+      dropouts: failures, never sent                              │
+    strategy.fit_aggregator.add ◄── results in cid order ◄───────┘  (streamed: O(model) memory)
+    finish(failures) ─► new global parameters
+    evaluate: centralized (strategy.evaluate) and on clients (configure_evaluate)
+
+Clients are built inside the workers by ``client_fn(cid)``, so 10,000 clients cost no
+per-client objects here; client data placed in shared memory (see ``parlearn.federated.data``)
+reaches every worker without a copy, and a round sends only the global parameters (once per
+worker) and the client ids. Results are aggregated in client-id order with float64 sums, so the
+same seed gives bit-identical models whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from parlearn.federated._history import History, RoundRecord
+from parlearn.federated._types import (
+    ClientFailure,
+    Config,
+    EvaluateResult,
+    FitResult,
+    Metrics,
+    Parameters,
+)
+from parlearn.federated.strategy import Strategy
+from parlearn.parallel import Failure, Pool
+
+__all__ = ["ClientLike", "simulate"]
+
+StragglerPolicy = Literal["partial", "drop"]
+
+
+class ClientLike(Protocol):
+    """Anything with the three client methods (a ``Client`` or a Flower ``NumPyClient``)."""
+
+    def get_parameters(self, config: Config) -> Parameters: ...
+    def fit(self, parameters: Parameters, config: Config) -> Any: ...
+    def evaluate(self, parameters: Parameters, config: Config) -> Any: ...
+
+
+ClientFn = Callable[[int], ClientLike]
+
+
+def client_seed(seed: int, server_round: int, cid: int) -> int:
+    """The seed a client gets in its config: independent streams per (run, round, client)."""
+    return int(np.random.SeedSequence([seed, server_round, cid]).generate_state(1)[0])
+
+
+def simulate(
+    client_fn: ClientFn,
+    num_clients: int,
+    strategy: Strategy,
+    num_rounds: int,
+    *,
+    local_epochs: int = 1,
+    stragglers: float = 0.0,
+    straggler_policy: StragglerPolicy = "partial",
+    dropout: float = 0.0,
+    seed: int = 0,
+    backend: str = "processes",
+    workers: int | None = None,
+    on_round: Callable[[RoundRecord], None] | None = None,
+) -> History:
+    """Run ``num_rounds`` rounds of federated training and return the history.
+
+    - ``client_fn(cid)`` builds client ``cid`` (0 <= cid < num_clients) where it runs.
+    - ``stragglers``: share of each round's selected clients that are slow: with
+      ``straggler_policy="partial"`` they run a random number of local epochs in
+      [1, local_epochs) and their partial work is kept (FedProx); with ``"drop"`` they are
+      dropped and count as failures (FedAvg in the FedProx paper).
+    - ``dropout``: share of selected clients that never answer (failures).
+    - ``backend``/``workers``: where clients run (``parlearn.parallel``): ``processes`` (default),
+      ``threads``, ``serial`` or ``ray``.
+    """
+    _check(num_clients, num_rounds, local_epochs, stragglers, dropout, straggler_policy)
+    strategy.check_available(num_clients)
+    parameters = strategy.initialize_parameters()
+    if parameters is None:
+        parameters = [np.asarray(p) for p in client_fn(0).get_parameters({})]
+    history = History(
+        settings={
+            "num_clients": num_clients,
+            "num_rounds": num_rounds,
+            "strategy": type(strategy).__name__,
+            "local_epochs": local_epochs,
+            "stragglers": stragglers,
+            "straggler_policy": straggler_policy,
+            "dropout": dropout,
+            "seed": seed,
+            "backend": backend,
+        }
+    )
+    options: dict[str, Any] = {"blas_threads": 1} if backend == "processes" else {}
+    with Pool(backend, workers=None if backend == "serial" else workers, **options) as pool:
+        history.settings["workers"] = pool.workers
+        for server_round in range(1, num_rounds + 1):
+            started = time.perf_counter()
+            parameters, record = _run_round(
+                pool, client_fn, num_clients, strategy, server_round, parameters,
+                local_epochs=local_epochs, stragglers=stragglers,
+                straggler_policy=straggler_policy, dropout=dropout, seed=seed,
+            )  # fmt: skip
+            record.seconds = time.perf_counter() - started
+            history.rounds.append(record)
+            if on_round is not None:
+                on_round(record)
+    history.parameters = parameters
+    return history
+
+
+def _check(
+    num_clients: int,
+    num_rounds: int,
+    local_epochs: int,
+    stragglers: float,
+    dropout: float,
+    policy: str,
+) -> None:
+    if num_clients < 1:
+        raise ValueError(f"num_clients must be >= 1, got {num_clients}")
+    if num_rounds < 1:
+        raise ValueError(f"num_rounds must be >= 1, got {num_rounds}")
+    if local_epochs < 1:
+        raise ValueError(f"local_epochs must be >= 1, got {local_epochs}")
+    for name, value in (("stragglers", stragglers), ("dropout", dropout)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+    if policy not in ("partial", "drop"):
+        raise ValueError(f"straggler_policy must be 'partial' or 'drop', got {policy!r}")
+
+
+def _run_round(
+    pool: Pool,
+    client_fn: ClientFn,
+    num_clients: int,
+    strategy: Strategy,
+    server_round: int,
+    parameters: Parameters,
+    *,
+    local_epochs: int,
+    stragglers: float,
+    straggler_policy: StragglerPolicy,
+    dropout: float,
+    seed: int,
+) -> tuple[Parameters, RoundRecord]:
+    sampling = np.random.default_rng([seed, server_round, 0])
+    chosen = strategy.configure_fit(server_round, num_clients, sampling)
+    to_run, failures = _simulate_conditions(
+        chosen, server_round, local_epochs, stragglers, straggler_policy, dropout, seed
+    )
+    aggregator = strategy.fit_aggregator(server_round, parameters)
+    task = functools.partial(_fit_task, client_fn, parameters)
+    outcomes = pool.imap(task, to_run, errors="collect")
+    for (cid, _), outcome in zip(to_run, outcomes, strict=True):
+        if isinstance(outcome, FitResult):
+            aggregator.add(outcome)
+        elif isinstance(outcome, ClientFailure):
+            failures.append(outcome)
+        else:  # a worker crash, collected by the engine
+            failures.append(ClientFailure(cid, _reason(outcome)))
+    new, fit_metrics = aggregator.finish(failures)
+    if new is not None:
+        parameters = new
+    record = RoundRecord(
+        round=server_round,
+        seconds=0.0,
+        fit_clients=aggregator.count,
+        fit_failures=len(failures),
+        train_loss=_float(fit_metrics.get("loss")),
+        failure_reasons=sorted({f.reason for f in failures})[:5],
+    )
+    central = strategy.evaluate(server_round, parameters)
+    if central is not None:
+        record.test_loss = central[0]
+        record.test_accuracy = _float(central[1].get("accuracy"))
+    _evaluate_on_clients(
+        pool, client_fn, num_clients, strategy, server_round, parameters, seed, record
+    )
+    return parameters, record
+
+
+def _simulate_conditions(
+    chosen: list[tuple[int, Config]],
+    server_round: int,
+    local_epochs: int,
+    stragglers: float,
+    policy: StragglerPolicy,
+    dropout: float,
+    seed: int,
+) -> tuple[list[tuple[int, Config]], list[ClientFailure]]:
+    """Which selected clients straggle or drop out this round (decided here, seeded)."""
+    rng = np.random.default_rng([seed, server_round, 1])
+    count = len(chosen)
+    dropped = set(rng.choice(count, size=round(dropout * count), replace=False).tolist())
+    slow = set(rng.choice(count, size=round(stragglers * count), replace=False).tolist())
+    to_run: list[tuple[int, Config]] = []
+    failures: list[ClientFailure] = []
+    for position, (cid, config) in enumerate(chosen):
+        config = {
+            "server_round": server_round,
+            "local_epochs": local_epochs,
+            "seed": client_seed(seed, server_round, cid),
+            **config,
+        }
+        if position in dropped:
+            failures.append(ClientFailure(cid, "dropped out (simulated)"))
+            continue
+        if position in slow:
+            if policy == "drop":
+                failures.append(ClientFailure(cid, "straggler dropped (simulated)"))
+                continue
+            config["local_epochs"] = int(rng.integers(1, local_epochs)) if local_epochs > 1 else 1
+        to_run.append((cid, config))
+    return to_run, failures
+
+
+def _evaluate_on_clients(
+    pool: Pool,
+    client_fn: ClientFn,
+    num_clients: int,
+    strategy: Strategy,
+    server_round: int,
+    parameters: Parameters,
+    seed: int,
+    record: RoundRecord,
+) -> None:
+    chosen = strategy.configure_evaluate(
+        server_round, num_clients, np.random.default_rng([seed, server_round, 2])
+    )
+    if not chosen:
+        return
+    task = functools.partial(_evaluate_task, client_fn, parameters)
+    results: list[EvaluateResult] = []
+    failures: list[ClientFailure] = []
+    for (cid, _), outcome in zip(chosen, pool.imap(task, chosen, errors="collect"), strict=True):
+        if isinstance(outcome, EvaluateResult):
+            results.append(outcome)
+        elif isinstance(outcome, ClientFailure):
+            failures.append(outcome)
+        else:
+            failures.append(ClientFailure(cid, _reason(outcome)))
+    loss, _ = strategy.aggregate_evaluate(server_round, results, failures)
+    record.client_loss = loss
+    accuracies = np.array(
+        [
+            float(r.metrics["accuracy"])
+            for r in results
+            if "accuracy" in r.metrics and r.num_examples
+        ]
+    )
+    if len(accuracies):
+        worst = np.sort(accuracies)[: max(1, math.ceil(0.1 * len(accuracies)))]
+        record.client_accuracy_mean = float(accuracies.mean())
+        record.client_accuracy_worst10 = float(worst.mean())
+        record.client_accuracy_std = float(accuracies.std())
+
+
+# --------------------------------------------------------------------------- in the workers
+
+
+def _fit_task(
+    client_fn: ClientFn, parameters: Parameters, item: tuple[int, Config]
+) -> FitResult | ClientFailure:
+    cid, config = item
+    try:
+        client = client_fn(cid)
+        answer = client.fit([np.array(p, copy=True) for p in parameters], dict(config))
+        new, num_examples, metrics = _check_fit_answer(cid, answer, parameters)
+    except Exception as exc:
+        return ClientFailure(cid, f"client {cid} failed in fit: {type(exc).__name__}: {exc}")
+    return FitResult(cid, new, num_examples, metrics)
+
+
+def _evaluate_task(
+    client_fn: ClientFn, parameters: Parameters, item: tuple[int, Config]
+) -> EvaluateResult | ClientFailure:
+    cid, config = item
+    try:
+        answer = client_fn(cid).evaluate([np.array(p, copy=True) for p in parameters], dict(config))
+        if not (isinstance(answer, tuple) and len(answer) == 3):
+            raise TypeError(
+                f"evaluate must return (loss, num_examples, metrics), got {answer!r:.80}"
+            )
+        loss, num_examples, metrics = answer
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise ValueError(f"evaluate returned a non-finite loss {loss}")
+        return EvaluateResult(cid, loss, _count(num_examples), dict(metrics or {}))
+    except Exception as exc:
+        return ClientFailure(cid, f"client {cid} failed in evaluate: {type(exc).__name__}: {exc}")
+
+
+def _check_fit_answer(
+    cid: int, answer: Any, reference: Parameters
+) -> tuple[Parameters, int, Metrics]:
+    """A client's fit answer, checked: never let a malformed update into the global model."""
+    if not (isinstance(answer, tuple) and len(answer) == 3):
+        raise TypeError(
+            f"fit must return (parameters, num_examples, metrics), got {type(answer).__name__}"
+        )
+    new, num_examples, metrics = answer
+    if not isinstance(new, (list, tuple)):
+        raise TypeError(f"fit must return parameters as a list of arrays, got {type(new).__name__}")
+    arrays = [np.asarray(p) for p in new]
+    expected = [np.shape(p) for p in reference]
+    got = [a.shape for a in arrays]
+    if got != expected:
+        raise ValueError(f"returned parameters of shapes {got}, expected {expected}")
+    for i, a in enumerate(arrays):
+        if not np.issubdtype(a.dtype, np.number):
+            raise TypeError(f"parameter {i} has dtype {a.dtype}, expected a numeric array")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"parameter {i} contains NaN or inf")
+    return arrays, _count(num_examples), dict(metrics or {})
+
+
+def _count(num_examples: Any) -> int:
+    if isinstance(num_examples, bool) or not isinstance(num_examples, (int, np.integer)):
+        raise TypeError(f"num_examples must be an int, got {num_examples!r}")
+    if num_examples < 0:
+        raise ValueError(f"num_examples must be >= 0, got {num_examples}")
+    return int(num_examples)
+
+
+def _reason(outcome: Any) -> str:
+    if isinstance(outcome, Failure):
+        return f"{type(outcome.exception).__name__}: {outcome.exception}"
+    return repr(outcome)
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
