@@ -1,6 +1,6 @@
 # parlearn: every target sets up what it needs, starting from nothing but python3.
 #
-#   make demo    set up .venv, then show the engine using every core
+#   make demo    set up .venv, then run the main job: parlearn federate on its defaults
 #   make test    set up .venv, then run the tests, ruff and mypy (what CI runs)
 
 PYTHON ?= python3
@@ -9,15 +9,15 @@ BIN    := $(VENV)/bin
 # Touched after a successful install: the venv is rebuilt only when pyproject.toml changes
 # (the package is installed editable, so source edits need no reinstall).
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,bench,ray
-# Extra arguments for `make demo`, e.g. make demo DEMO_ARGS='--tasks 40'.
+EXTRAS := dev,bench,ray,federated
+# Extra arguments for `make demo`, e.g. make demo DEMO_ARGS='--rounds 5'.
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test test-fast lint clean
 
 help:  ## list the targets
-	@echo "make demo       set up .venv and run 'parlearn demo' (serial vs all cores)"
+	@echo "make demo       set up .venv and run 'parlearn federate' (federated learning, defaults)"
 	@echo "make test       set up .venv and run pytest, ruff and mypy (what CI runs)"
 	@echo "make test-fast  pytest without the tests marked slow"
 	@echo "make lint       ruff check, ruff format --check and mypy"
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/parlearn demo $(DEMO_ARGS)
+	$(BIN)/parlearn federate $(DEMO_ARGS)
 
 test: venv
 	$(BIN)/python -m pytest

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from parlearn import __version__
 from parlearn.cli import app, burn
+from parlearn.models import load_model
 
 runner = CliRunner()
 
@@ -47,3 +50,31 @@ def test_bad_option_is_one_clear_line_not_a_traceback() -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "--tasks" in done.stderr
+
+
+def test_federate_writes_its_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, ["federate", "--rounds", "3", "--clients", "4", "--workers", "2", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "final test accuracy" in result.output
+    history = json.loads((out / "history.json").read_text())
+    assert [r["round"] for r in history["rounds"]] == [1, 2, 3]
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("round,") and len(rows) == 4
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    model = load_model(out / "model.npz")
+    assert model.kind == "logistic" and model.parameters[0].shape == (64, 10)
+
+
+def test_federate_bad_option_is_one_clear_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "parlearn.cli", "federate", "--partition", "zipf", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "unknown partition 'zipf'" in done.stderr

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from parlearn import __version__
+from parlearn._federate_cli import federate_command
 from parlearn.errors import ParlearnError
 
 __all__ = ["app", "burn", "main"]
@@ -30,7 +31,8 @@ app = typer.Typer(
     help=(
         "Parallel and federated machine learning: every core, every machine, every device "
         "that holds private data.\n\n"
-        "Start with [bold]parlearn demo[/bold] to see the engine use every core."
+        "Start with [bold]parlearn federate[/bold] (federated learning on a built-in dataset) "
+        "or [bold]parlearn demo[/bold] (the parallel engine on every core)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -204,6 +206,11 @@ def _verdict(backend: str, speedup: float, *, limit: int) -> str:
         f"Verdict: [yellow]{speedup:.2f}x, {share:.0%} of the {limit}x limit[/yellow]. The "
         "machine may be busy, or tasks too short for their overhead; try --task-ms 50."
     )
+
+
+# --------------------------------------------------------------------------- federate
+
+app.command("federate")(federate_command)
 
 
 # --------------------------------------------------------------------------- entry point

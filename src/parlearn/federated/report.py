@@ -39,6 +39,10 @@ def plot_history(history: History, path: str | os.PathLike[str]) -> Path:
     ]
     for name, label, style in series:
         _line(acc_ax, rounds, history.column(name), label, style)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     acc_ax.set_xlabel("round")
     acc_ax.set_ylabel("accuracy")
     acc_ax.set_ylim(0.0, 1.0)

@@ -1,0 +1,216 @@
+"""The simulation engine: determinism, stragglers, failures, bad clients, Flower clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from parlearn.federated import simulation
+from parlearn.federated.client import ArrayClient, local_sgd
+from parlearn.federated.experiment import federate
+from parlearn.federated.strategy import FedAvg, make_strategy
+
+SMALL = {"rounds": 3, "num_clients": 6, "partition": "iid"}
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_default_run_reaches_90_percent_on_digits() -> None:
+    result = federate(workers=2)  # the defaults of `parlearn federate`
+    assert result.accuracy is not None and result.accuracy >= 0.90
+    final = result.history.final
+    assert final is not None and final.round == 20 and final.fit_clients == 10
+
+
+@pytest.mark.parametrize("strategy", ["fedavg", "fedadam"])
+def test_same_seed_same_model_whatever_the_workers(strategy: str) -> None:
+    one = federate(strategy=strategy, workers=1, seed=3, **SMALL)  # type: ignore[arg-type]
+    two = federate(strategy=strategy, workers=2, seed=3, **SMALL)  # type: ignore[arg-type]
+    serial = federate(strategy=strategy, backend="serial", seed=3, **SMALL)  # type: ignore[arg-type]
+    assert _same(one.history.parameters, two.history.parameters)
+    assert _same(one.history.parameters, serial.history.parameters)
+    assert one.history.column("test_loss") == two.history.column("test_loss")
+    other = federate(strategy=strategy, workers=2, seed=4, **SMALL)  # type: ignore[arg-type]
+    assert not _same(one.history.parameters, other.history.parameters)
+
+
+def test_stragglers_dropped_count_as_failures() -> None:
+    result = federate(stragglers=0.5, straggler_policy="drop", local_epochs=2, **SMALL)  # type: ignore[arg-type]
+    for record in result.history.rounds:
+        assert record.fit_failures == 3 and record.fit_clients == 3
+        assert record.failure_reasons == ["straggler dropped (simulated)"]
+
+
+def test_stragglers_partial_work_is_kept() -> None:
+    base = federate(local_epochs=3, **SMALL)  # type: ignore[arg-type]
+    partial = federate(local_epochs=3, stragglers=0.5, straggler_policy="partial", **SMALL)  # type: ignore[arg-type]
+    assert all(r.fit_failures == 0 and r.fit_clients == 6 for r in partial.history.rounds)
+    assert not _same(base.history.parameters, partial.history.parameters)
+
+
+def test_dropout_is_counted() -> None:
+    result = federate(dropout=0.5, **SMALL)  # type: ignore[arg-type]
+    assert all(r.fit_failures == 3 for r in result.history.rounds)
+
+
+# --------------------------------------------------------------------------- bad clients
+
+
+def _digits_client(cid: int) -> ArrayClient:
+    rng = np.random.default_rng(cid)
+    X = rng.random((40, 5))
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    return ArrayClient("logistic", X[:30], y[:30], X[30:], y[30:], num_classes=2)
+
+
+class _Broken:
+    """Client 1 misbehaves in the way named by ``mode``; the others are fine."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, cid: int) -> Any:
+        client = _digits_client(cid)
+        if cid != 1:
+            return client
+        mode = self.mode
+
+        class Bad:
+            def get_parameters(self, config: Any) -> Any:
+                return client.get_parameters(config)
+
+            def fit(self, parameters: Any, config: Any) -> Any:
+                new, n, metrics = client.fit(parameters, config)
+                if mode == "shape":
+                    return [new[0][:1], new[1]], n, metrics
+                if mode == "nan":
+                    new[0][0, 0] = np.nan
+                    return new, n, metrics
+                if mode == "raise":
+                    raise RuntimeError("disk full")
+                if mode == "crash":
+                    os._exit(1)
+                return new, "many", metrics  # mode == "count"
+
+            def evaluate(self, parameters: Any, config: Any) -> Any:
+                return client.evaluate(parameters, config)
+
+        return Bad()
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("shape", "shapes"),
+        ("nan", "NaN"),
+        ("raise", "disk full"),
+        ("count", "num_examples"),
+        ("crash", "WorkerCrashedError"),
+    ],
+)
+def test_a_bad_client_is_a_counted_failure_never_a_corrupt_model(mode: str, reason: str) -> None:
+    history = simulation.simulate(_Broken(mode), 4, FedAvg(), 2, workers=2)
+    for record in history.rounds:
+        assert record.fit_failures == 1 and record.fit_clients == 3
+        assert any(reason in r for r in record.failure_reasons), record.failure_reasons
+    assert all(np.all(np.isfinite(p)) for p in history.parameters)
+    assert [p.shape for p in history.parameters] == [(5, 2), (2,)]
+
+
+def test_accept_failures_false_skips_the_round() -> None:
+    start = _digits_client(0).get_parameters({})
+    history = simulation.simulate(
+        _Broken("raise"), 4, FedAvg(accept_failures=False, initial_parameters=start), 2, workers=2
+    )
+    assert _same(history.parameters, start)  # every round skipped: still the start
+
+
+def test_bad_arguments_say_what_to_fix() -> None:
+    with pytest.raises(ValueError, match="stragglers must be a fraction"):
+        simulation.simulate(_digits_client, 4, FedAvg(), 1, stragglers=2.0)
+    with pytest.raises(ValueError, match="min_available_clients"):
+        simulation.simulate(_digits_client, 1, FedAvg(min_available_clients=2), 1)
+    with pytest.raises(ValueError, match="unknown partition"):
+        federate(partition="zipf", rounds=1)
+    with pytest.raises(ValueError, match="no natural partition"):
+        federate(partition="natural", rounds=1)
+
+
+# --------------------------------------------------------------------------- Flower
+
+
+def test_a_flower_numpy_client_runs_unchanged() -> None:
+    flwr = pytest.importorskip("flwr")
+    NumPyClient = flwr.client.NumPyClient
+
+    class FlowerClient(NumPyClient):  # type: ignore[misc,valid-type]
+        """Written for Flower; not a line changed for parlearn."""
+
+        def __init__(self, cid: int) -> None:
+            rng = np.random.default_rng(cid)
+            self.X = rng.random((60, 4))
+            self.y = (self.X.sum(axis=1) > 2).astype(np.int64)
+
+        def get_parameters(self, config: Any) -> Any:
+            return [np.zeros((4, 2)), np.zeros(2)]
+
+        def fit(self, parameters: Any, config: Any) -> Any:
+            rng = np.random.default_rng(int(config["seed"]))
+            new = local_sgd("logistic", parameters, self.X, self.y, epochs=2, batch_size=8,
+                            learning_rate=0.5, rng=rng)  # fmt: skip
+            return new, len(self.y), {}
+
+        def evaluate(self, parameters: Any, config: Any) -> Any:
+            scores = self.X @ parameters[0] + parameters[1]
+            accuracy = float(np.mean(scores.argmax(axis=1) == self.y))
+            return 1.0 - accuracy, len(self.y), {"accuracy": accuracy}
+
+    make: Callable[[int], Any] = FlowerClient
+    history = simulation.simulate(make, 5, FedAvg(), 10, workers=2)
+    first, final = history.rounds[0], history.rounds[-1]
+    assert final.fit_failures == 0 and final.fit_clients == 5
+    assert first.client_accuracy_mean is not None and final.client_accuracy_mean is not None
+    assert final.client_accuracy_mean > max(first.client_accuracy_mean, 0.7)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_backend_gives_the_same_model() -> None:
+    pytest.importorskip("ray")
+    local = federate(workers=2, seed=1, **SMALL)  # type: ignore[arg-type]
+    on_ray = federate(backend="ray", workers=2, seed=1, **SMALL)  # type: ignore[arg-type]
+    assert _same(local.history.parameters, on_ray.history.parameters)
+
+
+@pytest.mark.slow
+def test_ten_thousand_clients_in_bounded_memory() -> None:
+    import psutil
+
+    from parlearn.federated.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    X = rng.random((100_000, 20))
+    y = (X[:, :10].sum(axis=1) > 5).astype(np.int64)
+    data = Dataset(X=X, y=y, name="scale", num_classes=2)
+    before = psutil.Process().memory_info().rss
+    result = federate(
+        data, num_clients=10_000, partition="iid", rounds=2, fraction_fit=0.01,
+        fraction_evaluate=0.01, workers=2, batch_size=8,
+    )  # fmt: skip
+    grown = psutil.Process().memory_info().rss - before
+    assert all(r.fit_clients == 100 for r in result.history.rounds)
+    assert grown < 200 * 2**20, f"parent grew {grown / 2**20:.0f} MiB for 10,000 clients"
+
+
+def test_strategies_by_name_all_train() -> None:
+    for name in ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "fedadagrad"):
+        options: dict[str, Any] = {"proximal_mu": 0.1} if name == "fedprox" else {}
+        strategy = make_strategy(name, **options)
+        history = simulation.simulate(_digits_client, 4, strategy, 2, workers=2)
+        assert all(np.all(np.isfinite(p)) for p in history.parameters), name
