@@ -22,7 +22,7 @@ new data, new client samples and new stragglers.
 
 Run::
 
-    .venv/bin/python -m benchmarks.fedprox_synthetic            # 5 seeds, ~3 minutes
+    .venv/bin/python -m benchmarks.fedprox_synthetic            # 5 seeds, ~3-7 minutes
     .venv/bin/python -m benchmarks.fedprox_synthetic --quick    # 1 seed, 20 rounds
     .venv/bin/python -m benchmarks.fedprox_synthetic --check    # exit 1 unless FedProx wins
 
@@ -93,6 +93,7 @@ def run(method: Method, seed: int, rounds: int, workers: int) -> dict[str, Any]:
     from parlearn.parallel import share
 
     data = make_synthetic(1.0, 1.0, num_devices=NUM_DEVICES, rng=seed)
+    assert data.client_ids is not None  # each sample's device
     train, test = train_test_split_per_client(
         partition_natural(data.client_ids), TEST_FRACTION, np.random.default_rng(seed)
     )
@@ -148,7 +149,7 @@ def run(method: Method, seed: int, rounds: int, workers: int) -> dict[str, Any]:
         "fit_failures": [r.fit_failures for r in history.rounds],
         "seconds": time.perf_counter() - started,
         "history_final_accuracy": history.final.test_accuracy if history.final else None,
-        "samples": {"train": int(len(y_train)), "test": int(len(y_test))},
+        "samples": {"train": len(y_train), "test": len(y_test)},
     }
 
 
@@ -194,7 +195,9 @@ def plot(results: dict[str, dict[int, dict[str, Any]]], seeds: list[int], path: 
             x = np.arange(curves.shape[1])
             label = method.label
             if len(seeds) > 1:
-                ax.fill_between(x, curves.min(0), curves.max(0), color=colors[method.key], alpha=0.15)
+                ax.fill_between(
+                    x, curves.min(0), curves.max(0), color=colors[method.key], alpha=0.15
+                )
                 ax.plot(x, np.median(curves, 0), color=colors[method.key], label=label)
             else:
                 ax.plot(x, curves[0], color=colors[method.key], label=label)
@@ -279,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{statistics.mean(r['fit_clients']):.1f}",
                 ]
             )
-    wins_loss = [final("train_loss", "fedprox", s) < final("train_loss", "fedavg", s) for s in seeds]
+    wins_loss = [
+        final("train_loss", "fedprox", s) < final("train_loss", "fedavg", s) for s in seeds
+    ]
     wins_acc = [
         final("test_accuracy", "fedprox", s) > final("test_accuracy", "fedavg", s) for s in seeds
     ]
@@ -328,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out = args.out or RESULTS / (f"{NAME}-quick.json" if args.quick else f"{NAME}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("parlearn", "numpy", "matplotlib"):
         try:
             versions[package] = importlib.metadata.version(package)

@@ -35,10 +35,12 @@ and ratios run by run. Flower's round time is measured from one call of its ``ev
 
 Method (``../shared/BENCHMARKS.md``): every run is a fresh subprocess with
 ``OMP/OPENBLAS/MKL_NUM_THREADS=1``, the engines alternate (floor, parlearn, Flower, floor, ...).
+The machine is shared: before each run the parent waits (up to ``--quiet-wait`` seconds) until
+the CPUs are less than 15% busy, and records how busy they were and the load average.
 
 Run::
 
-    .venv/bin/python -m benchmarks.fl_vs_flower              # full run, about 20 minutes
+    .venv/bin/python -m benchmarks.fl_vs_flower              # full run, about 15 minutes
     .venv/bin/python -m benchmarks.fl_vs_flower --quick      # smoke run, small sizes
     .venv/bin/python -m benchmarks.fl_vs_flower --check      # exit 1 when a target is missed
 
@@ -51,6 +53,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -63,7 +66,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -73,6 +76,7 @@ NAME = "fl_vs_flower"
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CHILD_TIMEOUT = 1800
+QUIET_PERCENT = 15.0  # before each run, wait until the machine is at most this busy
 
 TARGET_VS_FLOWER = 20.0  # parlearn at least this many times faster than Flower
 TARGET_VS_FLOOR = 1.5  # parlearn within this factor of the floor
@@ -150,6 +154,7 @@ def make_data(w: Workload) -> Data:
         rng=w.seed,
         max_samples_per_device=w.max_samples_per_device,
     )
+    assert data.client_ids is not None  # Synthetic data names each sample's device
     split = partition_natural(data.client_ids)
     train, test = train_test_split_per_client(
         split, CLIENT_TEST_FRACTION, np.random.default_rng(w.seed)
@@ -199,7 +204,9 @@ def initial_parameters() -> list[Any]:
     return linear.init_parameters(KIND, 60, NUM_CLASSES)
 
 
-def _summary(seconds: list[float], params: Sequence[Any], acc: float, **extra: Any) -> dict:
+def _summary(
+    seconds: list[float], params: Sequence[Any], acc: float, **extra: Any
+) -> dict[str, Any]:
     later = seconds[1:] or seconds
     return {
         "round_seconds": seconds,
@@ -213,7 +220,7 @@ def _summary(seconds: list[float], params: Sequence[Any], acc: float, **extra: A
 # --------------------------------------------------------------------------- the engines
 
 
-def run_floor(w: Workload, workers: int) -> dict:
+def run_floor(w: Workload, workers: int) -> dict[str, Any]:
     """A single-process loop: for each chosen client, slice its rows, run ``local_sgd``, add
     its update to a weighted sum. The time per round divided by ``workers`` is the floor."""
     from parlearn.federated.client import local_sgd
@@ -256,7 +263,7 @@ def run_floor(w: Workload, workers: int) -> dict:
     )
 
 
-def run_parlearn(w: Workload, workers: int) -> dict:
+def run_parlearn(w: Workload, workers: int) -> dict[str, Any]:
     from parlearn.federated.simulation import simulate
     from parlearn.parallel import share
 
@@ -264,7 +271,7 @@ def run_parlearn(w: Workload, workers: int) -> dict:
     X, y = share(d.X), share(d.y)
     final: dict[str, float] = {}
 
-    def evaluate(server_round: int, parameters: list[Any]) -> tuple[float, dict] | None:
+    def evaluate(server_round: int, parameters: list[Any]) -> tuple[float, dict[str, Any]] | None:
         if server_round < w.rounds:
             return None
         final["accuracy"] = accuracy(parameters, d.eval_X, d.eval_y)
@@ -339,13 +346,13 @@ def _flower_apps() -> tuple[Any, Any]:
         cfg = msg.content["config"]
         w = Workload(**json.loads(str(cfg["workload"])))
         client = _flower_factory(str(cfg["data"]), w)(pid)
-        server_round = int(cfg["server-round"])
+        server_round = int(cast(int, cfg["server-round"]))
         config = {
             "server_round": server_round,
             "local_epochs": w.epochs,
             "seed": client_seed(w.seed, server_round, pid),
         }
-        params = msg.content["arrays"].to_numpy_ndarrays()
+        params = cast(ArrayRecord, msg.content["arrays"]).to_numpy_ndarrays()
         new, num_examples, metrics = client.fit(params, config)
         reply = RecordDict(
             {
@@ -383,9 +390,11 @@ def _flower_apps() -> tuple[Any, Any]:
             time.sleep(0.1)
         # Which node holds which client (partition id): one query message to each.
         started = time.perf_counter()
-        asked = [Message(RecordDict(), dst_node_id=n, message_type=MessageType.QUERY) for n in nodes]
+        asked = [
+            Message(RecordDict(), dst_node_id=n, message_type=MessageType.QUERY) for n in nodes
+        ]
         node_of = {
-            int(r.content["info"]["partition-id"]): r.metadata.src_node_id
+            int(cast(int, r.content["info"]["partition-id"])): r.metadata.src_node_id
             for r in grid.send_and_receive(asked)
         }
         _FLOWER["query_seconds"] = time.perf_counter() - started
@@ -410,13 +419,13 @@ def _flower_apps() -> tuple[Any, Any]:
             ),
             evaluate_fn=evaluate,
         )
-        _FLOWER["round_seconds"] = [b - a for a, b in zip(stamps, stamps[1:])]
+        _FLOWER["round_seconds"] = [b - a for a, b in itertools.pairwise(stamps)]
         _FLOWER["rounds_trained"] = len(result.train_metrics_clientapp)
 
     return server_app, client_app
 
 
-def run_flower(w: Workload, workers: int) -> dict:
+def run_flower(w: Workload, workers: int) -> dict[str, Any]:
     import flwr  # noqa: F401  (fail early when flwr is not installed)
     from flwr.simulation import run_simulation
 
@@ -471,6 +480,18 @@ def child_main() -> None:
 # --------------------------------------------------------------------------- the parent
 
 Result = dict[str, Any]
+
+
+def wait_for_quiet(max_wait: float) -> float:
+    """The machine is shared: wait (at most ``max_wait`` seconds) until the other processes use
+    less than ``QUIET_PERCENT`` of the CPUs; returns the last busy share seen (percent)."""
+    import psutil
+
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy = float(psutil.cpu_percent(interval=0.5))
+        if busy < QUIET_PERCENT or time.monotonic() >= deadline:
+            return busy
 
 
 def run_child(engine: str, w: Workload, workers: int, tmp: Path) -> Result:
@@ -559,7 +580,9 @@ class Check:
     detail: str
 
 
-def report(w: Workload, runs: dict[str, list[Result]], checks: list[Check]) -> tuple[str, dict]:
+def report(
+    w: Workload, runs: dict[str, list[Result]], checks: list[Check]
+) -> tuple[str, dict[str, Any]]:
     """The Markdown table of one workload, its target checks and its JSON summary."""
     parlearn = runs["parlearn"]
     rows = []
@@ -571,8 +594,8 @@ def report(w: Workload, runs: dict[str, list[Result]], checks: list[Check]) -> t
         accs = sorted({round(r["accuracy"], 6) for r in good})
         vs_parlearn = _stats(_pairs(runs[engine], parlearn)) if engine != "parlearn" else None
         diff = (
-            _max_difference(first[engine], first["parlearn"])
-            if engine != "parlearn" and first[engine] and first["parlearn"]
+            _max_difference(a, b)
+            if engine != "parlearn" and (a := first[engine]) and (b := first["parlearn"])
             else None
         )
         if not good:
@@ -606,7 +629,16 @@ def report(w: Workload, runs: dict[str, list[Result]], checks: list[Check]) -> t
     acc = {e: summary[e]["accuracy"] for e in ENGINES}
     flower = summary["flower"]["vs_parlearn"]
     floor = _stats(_pairs(parlearn, runs["floor"]))
+    # The most any engine could gain over Flower here: an engine running at the floor.
+    attainable = _stats(_pairs(runs["flower"], runs["floor"]))
     summary["parlearn_vs_floor"] = floor
+    summary["flower_vs_floor"] = attainable
+    reach = (
+        ""
+        if attainable is None
+        else f"; an engine at the floor would be {attainable['median']:.1f}x faster than Flower"
+        + (" (the target is out of reach here)" if attainable["median"] < TARGET_VS_FLOWER else "")
+    )
     same = (
         bool(acc["flower"] and acc["parlearn"])
         and abs(acc["flower"][0] - acc["parlearn"][0]) * 100 <= ACCURACY_POINTS
@@ -618,7 +650,7 @@ def report(w: Workload, runs: dict[str, list[Result]], checks: list[Check]) -> t
             "failed"
             if flower is None
             else f"{flower['median']:.1f}x (accuracy parlearn {acc['parlearn']}, "
-            f"Flower {acc['flower']})",
+            f"Flower {acc['flower']}){reach}",
         )
     )
     checks.append(
@@ -629,6 +661,8 @@ def report(w: Workload, runs: dict[str, list[Result]], checks: list[Check]) -> t
         )
     )
     floor_note = f" parlearn / floor: {_ratio(floor)}." if floor else ""
+    if attainable:
+        floor_note += f" Flower / floor (the most any engine could gain): {_ratio(attainable, 1)}."
     table = (
         _table(
             [
@@ -656,7 +690,7 @@ def machine_facts() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("parlearn", "numpy", "flwr", "ray", "grpcio", "protobuf", "cloudpickle"):
         try:
             versions[package] = importlib.metadata.version(package)
@@ -697,6 +731,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2, help="cores for every engine (2)")
     parser.add_argument("--out", type=Path, default=None, help="JSON results path")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help=f"before each run wait up to this many seconds for the CPUs to be < "
+        f"{QUIET_PERCENT:g}%% busy (the machine is shared; default 60)",
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 5
@@ -719,7 +760,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for w in chosen:
             for repeat in range(args.repeats):
                 for engine in ENGINES:
+                    busy = wait_for_quiet(args.quiet_wait)
+                    load = os.getloadavg()[0]
                     result = run_child(engine, w, args.workers, Path(tmp))
+                    result["cpu_busy_before_percent"] = busy
+                    result["loadavg_1min_before"] = load
                     runs[w.key][engine].append(result)
                     shown = result.get("error") or (
                         f"{result['seconds_per_round']:.4f} s/round, "

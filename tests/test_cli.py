@@ -78,3 +78,24 @@ def test_federate_bad_option_is_one_clear_line() -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "unknown partition 'zipf'" in done.stderr
+
+
+def test_federate_options_of_another_strategy_are_refused() -> None:
+    result = runner.invoke(app, ["federate", "--rounds", "1", "--server-lr", "0.1"])
+    assert result.exit_code == 2
+    assert "--server-lr applies to" in result.output
+    result = runner.invoke(app, ["federate", "--rounds", "1", "--strategy", "fedprox"])
+    assert result.exit_code == 2
+    assert "--proximal-mu" in result.output
+
+
+def test_federate_reads_a_csv_file(tmp_path: Path) -> None:
+    rows = ["a,b,label"] + [f"{i % 3},{(i * 7) % 5},{i % 2}" for i in range(40)]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app,
+        ["federate", "--dataset", str(tmp_path / "data.csv"), "--label-column", "label",
+         "--clients", "2", "--partition", "iid", "--rounds", "2", "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert load_model(tmp_path / "o" / "model.npz").parameters[0].shape == (2, 2)

@@ -8,6 +8,7 @@ round when the output is not a terminal), a summary table at the end, and the ru
 from __future__ import annotations
 
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,40 @@ from parlearn.federated._history import RoundRecord
 __all__ = ["federate_command"]
 
 SHOWN_ROUNDS = 8  # rows of the live table: enough to see the trend, small enough to fit
+# Strategy options of the command line and the strategies they belong to.
+SERVER_LR_KEYS = {"fedavgm": "server_learning_rate", "fedadam": "eta", "fedyogi": "eta",
+                  "fedadagrad": "eta"}  # fmt: skip
+
+
+class SimBackend(str, Enum):
+    """Where simulated clients run (``async`` needs coroutine clients, so it is not offered)."""
+
+    processes = "processes"
+    threads = "threads"
+    serial = "serial"
+    ray = "ray"
+
+
+def _strategy_options(
+    strategy: str, server_lr: float | None, server_momentum: float | None
+) -> dict[str, Any]:
+    name = strategy.lower()
+    options: dict[str, Any] = {}
+    if server_lr is not None:
+        if name not in SERVER_LR_KEYS:
+            raise typer.BadParameter(
+                f"--server-lr applies to {', '.join(SERVER_LR_KEYS)}, not {strategy}",
+                param_hint="--server-lr",
+            )
+        options[SERVER_LR_KEYS[name]] = server_lr
+    if server_momentum is not None:
+        if name != "fedavgm":
+            raise typer.BadParameter(
+                f"--server-momentum applies to fedavgm, not {strategy}",
+                param_hint="--server-momentum",
+            )
+        options["server_momentum"] = server_momentum
+    return options
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -110,6 +145,15 @@ def federate_command(
             "MNIST IDX folder."
         ),
     ] = "digits",
+    label_column: Annotated[
+        str | None, typer.Option(help="CSV: the label column (name or index).")
+    ] = None,
+    client_column: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV/.npz: the column (or .npz key) of client ids, for --partition natural."
+        ),
+    ] = None,
     clients: Annotated[int, typer.Option(min=1, help="Number of simulated clients.")] = 10,
     rounds: Annotated[int, typer.Option(min=1, help="Federated rounds.")] = 20,
     strategy: Annotated[
@@ -125,13 +169,19 @@ def federate_command(
     fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of clients that train each round.")
     ] = 1.0,
+    fraction_evaluate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of clients that evaluate each round."),
+    ] = 1.0,
     local_epochs: Annotated[int, typer.Option(min=1, help="Local epochs per round.")] = 1,
     batch_size: Annotated[int, typer.Option(min=1, help="Local mini-batch size.")] = 16,
     lr: Annotated[float, typer.Option(min=0.0, help="Local learning rate.")] = 0.5,
     model: Annotated[str, typer.Option(help="logistic (classes) or linear (regression).")] = (
         "logistic"
     ),
-    proximal_mu: Annotated[float, typer.Option(min=0.0, help="FedProx proximal term mu.")] = 0.0,
+    proximal_mu: Annotated[
+        float | None, typer.Option(min=0.0, help="FedProx proximal term mu (fedprox only).")
+    ] = None,
     server_lr: Annotated[
         float | None,
         typer.Option(help="Server learning rate (fedavgm; eta for fedadam/yogi/adagrad)."),
@@ -152,7 +202,9 @@ def federate_command(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes.", show_default="all cores")
     ] = None,
-    backend: Annotated[str, typer.Option(help="processes, threads, serial or ray.")] = "processes",
+    backend: Annotated[
+        SimBackend, typer.Option(help="Where the clients run.")
+    ] = SimBackend.processes,
     out: Annotated[Path, typer.Option(help="Folder for history, metrics, plot and model.")] = Path(
         "runs/federate"
     ),
@@ -166,14 +218,30 @@ def federate_command(
     from parlearn.federated.report import write_outputs
 
     console = Console()
-    strategy_options: dict[str, Any] = {}
-    name = strategy.lower()
-    if server_lr is not None:
-        strategy_options["server_learning_rate" if name == "fedavgm" else "eta"] = server_lr
-    if server_momentum is not None:
-        strategy_options["server_momentum"] = server_momentum
+    if not console.is_terminal:
+        console = Console(width=120)  # logs and pipes: wide enough for the tables
+    strategy_options = _strategy_options(strategy, server_lr, server_momentum)
+    if (strategy.lower() == "fedprox") != (proximal_mu is not None):
+        raise typer.BadParameter(
+            "--strategy fedprox needs --proximal-mu (the FedProx paper tries 0.001 to 1), "
+            "and --proximal-mu applies to fedprox only",
+            param_hint="--proximal-mu",
+        )
+    dataset_options: dict[str, Any] = {}
+    if label_column is not None:
+        dataset_options["label_column"] = _column(label_column)
+    if client_column is not None:
+        key = "client_key" if dataset.endswith(".npz") else "client_column"
+        dataset_options[key] = _column(client_column)
+    if stragglers > 0 and straggler_policy == "partial" and local_epochs == 1:
+        console.print(
+            "[yellow]note:[/yellow] with --local-epochs 1 a partial-work straggler does the "
+            "whole epoch anyway; raise --local-epochs to simulate partial work",
+            highlight=False,
+        )
+    who = "natural clients" if partition == "natural" else f"{clients} clients"
     console.print(
-        f"[bold]parlearn federate[/bold]: {dataset}, {clients} clients ({partition}"
+        f"[bold]parlearn federate[/bold]: {dataset}, {who} ({partition}"
         f"{f', alpha={alpha:g}' if partition == 'dirichlet' else ''}), {strategy}, "
         f"{model} regression, {rounds} rounds",
         highlight=False,
@@ -182,6 +250,7 @@ def federate_command(
     with _LiveView(console, rounds) as view:
         result = federate(
             dataset,
+            dataset_options=dataset_options,
             num_clients=clients,
             partition=partition,
             alpha=alpha,
@@ -190,6 +259,7 @@ def federate_command(
             strategy_options=strategy_options,
             rounds=rounds,
             fraction_fit=fraction,
+            fraction_evaluate=fraction_evaluate,
             local_epochs=local_epochs,
             batch_size=batch_size,
             learning_rate=lr,
@@ -200,7 +270,7 @@ def federate_command(
             dropout=dropout,
             seed=seed,
             workers=workers,
-            backend=backend,
+            backend=backend.value,
             on_round=view.on_round,
         )
     took = time.perf_counter() - started
@@ -214,12 +284,32 @@ def federate_command(
     written = write_outputs(history, out, result.artifact)
     final = history.final
     assert final is not None
-    accuracy = final.test_accuracy
-    console.print(
-        f"final test accuracy: [bold]{_fmt(accuracy)}[/bold]  "
-        f"(client accuracy mean {_fmt(final.client_accuracy_mean)}, worst 10% "
-        f"{_fmt(final.client_accuracy_worst10)}) in {took:.1f} s on "
-        f"{history.settings.get('workers')} {backend} workers",
-        highlight=False,
-    )
+    where = f"{history.settings.get('workers')} workers ({backend.value})"
+    if final.test_accuracy is not None:
+        console.print(
+            f"final test accuracy: [bold]{_fmt(final.test_accuracy)}[/bold]  "
+            f"(client accuracy mean {_fmt(final.client_accuracy_mean)}, worst 10% "
+            f"{_fmt(final.client_accuracy_worst10)}) in {took:.1f} s on {where}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"final test loss: [bold]{_fmt(final.test_loss)}[/bold] in {took:.1f} s on {where}",
+            highlight=False,
+        )
     console.print("wrote " + ", ".join(str(p) for p in written.values()), highlight=False)
+    failed_rounds = [r for r in history.rounds if r.fit_clients == 0]
+    if failed_rounds:
+        reasons = "; ".join(failed_rounds[-1].failure_reasons[:2]) or "unknown"
+        console.print(
+            f"[bold red]warning:[/bold red] no client update was aggregated in "
+            f"{len(failed_rounds)} of {len(history.rounds)} rounds; e.g. {reasons}",
+            highlight=False,
+        )
+        if len(failed_rounds) == len(history.rounds):
+            raise typer.Exit(1)
+
+
+def _column(value: str) -> str | int:
+    """A column given on the command line: a position if it is a number, else a name."""
+    return int(value) if value.isdigit() else value

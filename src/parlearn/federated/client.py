@@ -80,8 +80,9 @@ def local_sgd(
 class ArrayClient(Client):
     """A client holding its own train and test arrays, training a linear model by SGD.
 
-    ``kind`` is ``"logistic"`` (multinomial logistic regression) or ``"linear"``. The arrays may
-    be views of shared memory: nothing is copied until training.
+    ``kind`` is ``"logistic"`` (multinomial logistic regression) or ``"linear"``. Config keys
+    ``local_epochs``, ``learning_rate``, ``batch_size``, ``proximal_mu`` and ``seed`` override
+    the constructor's values for one fit.
     """
 
     def __init__(

@@ -89,6 +89,7 @@ class FederateResult:
 def federate(
     dataset: str | Dataset = "digits",
     *,
+    dataset_options: dict[str, Any] | None = None,
     num_clients: int = 10,
     partition: str = "dirichlet",
     alpha: float = 0.5,
@@ -102,7 +103,7 @@ def federate(
     batch_size: int = 16,
     learning_rate: float = 0.5,
     model: str = "logistic",
-    proximal_mu: float = 0.0,
+    proximal_mu: float | None = None,
     stragglers: float = 0.0,
     straggler_policy: StragglerPolicy = "partial",
     dropout: float = 0.0,
@@ -119,8 +120,20 @@ def federate(
     ``.csv`` / an MNIST IDX folder, or a :class:`Dataset`. ``partition`` is one of
     ``iid``, ``dirichlet`` (label skew, ``alpha``), ``shards`` (``shards_per_client``) or
     ``natural`` (the dataset's own client ids; ``num_clients`` is then what the data says).
+    ``dataset_options`` go to the loader (e.g. ``label_column`` for a CSV file).
+    ``proximal_mu`` is FedProx's mu: required with ``strategy="fedprox"``, refused otherwise.
     """
-    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    name = strategy.lower()
+    if name == "fedprox" and proximal_mu is None:
+        raise ValueError(
+            "FedProx needs proximal_mu (mu > 0 keeps clients near the global model; the FedProx "
+            "paper tries 0.001, 0.01, 0.1 and 1)"
+        )
+    if name != "fedprox" and proximal_mu:
+        raise ValueError(
+            f"proximal_mu={proximal_mu} only applies to strategy 'fedprox', not {strategy!r}"
+        )
+    data = load_dataset(dataset, **(dataset_options or {})) if isinstance(dataset, str) else dataset
     if model not in linear.KINDS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(linear.KINDS)}")
     if model == "logistic" and data.num_classes is None:
@@ -160,7 +173,7 @@ def federate(
             "initial_parameters": linear.init_parameters(model, data.X.shape[1], num_classes),
             **(strategy_options or {}),
         }
-        if strategy.lower() == "fedprox":
+        if name == "fedprox":
             options.setdefault("proximal_mu", proximal_mu)
         chosen = make_strategy(strategy, **options)
         history = simulate(
@@ -174,12 +187,19 @@ def federate(
     history.settings.update(
         {
             "dataset": data.name,
+            "dataset_options": dataset_options or None,
             "partition": partition,
             "alpha": alpha if partition == "dirichlet" else None,
+            "shards_per_client": shards_per_client if partition == "shards" else None,
             "model": model,
             "batch_size": batch_size,
             "learning_rate": learning_rate,
-            "proximal_mu": proximal_mu if strategy.lower() == "fedprox" else None,
+            "fraction_fit": fraction_fit,
+            "fraction_evaluate": fraction_evaluate,
+            "test_fraction": None if partition == "natural" else test_fraction,
+            "client_test_fraction": client_test_fraction,
+            "strategy_options": _plain(strategy_options) or None,
+            "proximal_mu": proximal_mu if name == "fedprox" else None,
         }
     )
     final = history.final
@@ -197,6 +217,11 @@ def federate(
         },
     )
     return FederateResult(history, artifact, dict(history.settings))
+
+
+def _plain(options: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON-friendly part of user-given strategy options (numbers, strings, booleans)."""
+    return {k: v for k, v in (options or {}).items() if isinstance(v, (bool, int, float, str))}
 
 
 def _partition(

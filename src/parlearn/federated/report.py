@@ -6,7 +6,7 @@
 - ``curves.png``: accuracy and loss per round (needs matplotlib: ``pip install
   'parlearn[federated]'``);
 - ``model.npz``: the final global model as a parlearn model artifact (loads without executing
-  code; ``parlearn serve`` serves it).
+  code; the format ``parlearn serve`` is planned to serve).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def plot_history(history: History, path: str | os.PathLike[str]) -> Path:
     acc_ax.set_ylabel("accuracy")
     acc_ax.set_ylim(0.0, 1.0)
     acc_ax.grid(alpha=0.3)
-    acc_ax.legend(loc="lower right")
+    if acc_ax.get_lines():
+        acc_ax.legend(loc="lower right")
     for name, label, style in (
         ("train_loss", "training loss (clients)", "-"),
         ("test_loss", "test loss (held-out)", "--"),
@@ -56,7 +57,8 @@ def plot_history(history: History, path: str | os.PathLike[str]) -> Path:
     loss_ax.set_xlabel("round")
     loss_ax.set_ylabel("loss")
     loss_ax.grid(alpha=0.3)
-    loss_ax.legend(loc="upper right")
+    if loss_ax.get_lines():
+        loss_ax.legend(loc="upper right")
     title = f"{history.settings.get('strategy', '')} · {history.settings.get('num_clients', '?')} clients"
     fig.suptitle(title)
     fig.tight_layout()

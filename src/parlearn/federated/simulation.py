@@ -12,8 +12,8 @@
     evaluate: centralized (strategy.evaluate) and on clients (configure_evaluate)
 
 Clients are built inside the workers by ``client_fn(cid)``, so 10,000 clients cost no
-per-client objects here; client data placed in shared memory (see ``parlearn.federated.data``)
-reaches every worker without a copy, and a round sends only the global parameters (once per
+per-client objects here; client data placed in shared memory (as ``federate`` does, see
+``experiment.ArrayClientFactory``) reaches every worker without a copy, and a round sends only the global parameters (once per
 worker) and the client ids. Results are aggregated in client-id order with float64 sums, so the
 same seed gives bit-identical models whatever the number of workers.
 """
@@ -67,7 +67,7 @@ def simulate(
     strategy: Strategy,
     num_rounds: int,
     *,
-    local_epochs: int = 1,
+    local_epochs: int | None = None,
     stragglers: float = 0.0,
     straggler_policy: StragglerPolicy = "partial",
     dropout: float = 0.0,
@@ -79,6 +79,8 @@ def simulate(
     """Run ``num_rounds`` rounds of federated training and return the history.
 
     - ``client_fn(cid)`` builds client ``cid`` (0 <= cid < num_clients) where it runs.
+    - ``local_epochs``: sent to clients as ``config["local_epochs"]``; None leaves the epochs
+      to the clients (it is needed for partial-work stragglers).
     - ``stragglers``: share of each round's selected clients that are slow: with
       ``straggler_policy="partial"`` they run a random number of local epochs in
       [1, local_epochs) and their partial work is kept (FedProx); with ``"drop"`` they are
@@ -126,7 +128,7 @@ def simulate(
 def _check(
     num_clients: int,
     num_rounds: int,
-    local_epochs: int,
+    local_epochs: int | None,
     stragglers: float,
     dropout: float,
     policy: str,
@@ -135,8 +137,13 @@ def _check(
         raise ValueError(f"num_clients must be >= 1, got {num_clients}")
     if num_rounds < 1:
         raise ValueError(f"num_rounds must be >= 1, got {num_rounds}")
-    if local_epochs < 1:
+    if local_epochs is not None and local_epochs < 1:
         raise ValueError(f"local_epochs must be >= 1, got {local_epochs}")
+    if stragglers > 0 and policy == "partial" and local_epochs is None:
+        raise ValueError(
+            "partial-work stragglers run fewer than local_epochs epochs, so pass local_epochs "
+            "(or straggler_policy='drop')"
+        )
     for name, value in (("stragglers", stragglers), ("dropout", dropout)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
@@ -152,7 +159,7 @@ def _run_round(
     server_round: int,
     parameters: Parameters,
     *,
-    local_epochs: int,
+    local_epochs: int | None,
     stragglers: float,
     straggler_policy: StragglerPolicy,
     dropout: float,
@@ -182,7 +189,7 @@ def _run_round(
         fit_clients=aggregator.count,
         fit_failures=len(failures),
         train_loss=_float(fit_metrics.get("loss")),
-        failure_reasons=sorted({f.reason for f in failures})[:5],
+        failure_reasons=sorted({_short(f.reason) for f in failures})[:5],
     )
     central = strategy.evaluate(server_round, parameters)
     if central is not None:
@@ -197,7 +204,7 @@ def _run_round(
 def _simulate_conditions(
     chosen: list[tuple[int, Config]],
     server_round: int,
-    local_epochs: int,
+    local_epochs: int | None,
     stragglers: float,
     policy: StragglerPolicy,
     dropout: float,
@@ -213,10 +220,11 @@ def _simulate_conditions(
     for position, (cid, config) in enumerate(chosen):
         config = {
             "server_round": server_round,
-            "local_epochs": local_epochs,
             "seed": client_seed(seed, server_round, cid),
             **config,
         }
+        if local_epochs is not None:
+            config.setdefault("local_epochs", local_epochs)
         if position in dropped:
             failures.append(ClientFailure(cid, "dropped out (simulated)"))
             continue
@@ -224,6 +232,7 @@ def _simulate_conditions(
             if policy == "drop":
                 failures.append(ClientFailure(cid, "straggler dropped (simulated)"))
                 continue
+            assert local_epochs is not None  # checked in simulate
             config["local_epochs"] = int(rng.integers(1, local_epochs)) if local_epochs > 1 else 1
         to_run.append((cid, config))
     return to_run, failures
@@ -341,6 +350,10 @@ def _reason(outcome: Any) -> str:
     if isinstance(outcome, Failure):
         return f"{type(outcome.exception).__name__}: {outcome.exception}"
     return repr(outcome)
+
+
+def _short(reason: str, limit: int = 200) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
 def _float(value: Any) -> float | None:

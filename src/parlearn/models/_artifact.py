@@ -1,4 +1,4 @@
-"""The model artifact: what training writes and serving loads.
+"""The model artifact: what training writes and serving will load.
 
 One ``.npz`` file: the parameter arrays (``param_0``, ``param_1``, ...) and ``__meta__``, a
 UTF-8 JSON document stored as a byte array (format version, model kind, shapes, class labels,
