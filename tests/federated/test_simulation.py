@@ -136,7 +136,7 @@ def test_bad_arguments_say_what_to_fix() -> None:
         simulation.simulate(_digits_client, 4, FedAvg(), 1, stragglers=2.0, local_epochs=2)
     with pytest.raises(ValueError, match="pass local_epochs"):
         simulation.simulate(_digits_client, 4, FedAvg(), 1, stragglers=0.5)
-    with pytest.raises(ValueError, match="only applies to strategy .fedprox."):
+    with pytest.raises(ValueError, match=r"only applies to strategy .fedprox."):
         federate(proximal_mu=1.0, rounds=1)
     with pytest.raises(ValueError, match="min_available_clients"):
         simulation.simulate(_digits_client, 1, FedAvg(min_available_clients=2), 1)
