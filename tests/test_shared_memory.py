@@ -102,3 +102,18 @@ def test_idle_workers_release_a_finished_jobs_memory() -> None:
         while any(_mapped_segments(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert all(_mapped_segments(p) == set() for p in pids)
+
+
+def test_workers_drop_a_shared_array_once_its_owner_closes_it() -> None:
+    import time
+
+    with Pool("processes", workers=2) as pool:
+        data = share(np.ones(300_000))
+        pool.map(tasks.array_sum, [data, data], chunksize=1)
+        pids = pool.backend.worker_pids()  # type: ignore[attr-defined]
+        data.close()
+        pool.map(tasks.square, range(4), chunksize=1)  # any later job carries the news
+        deadline = time.monotonic() + 5
+        while any(_mapped_segments(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_mapped_segments(p) == set() for p in pids)

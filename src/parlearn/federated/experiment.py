@@ -59,12 +59,15 @@ class ArrayClientFactory:
     def __call__(self, cid: int) -> ArrayClient:
         train = self.train.client_indices(cid)
         test = self.test.client_indices(cid)
+        # Plain ndarrays: rows of a SharedArray would be SharedArrays too, and every NumPy
+        # step of training would pay the subclass's Python-level hooks.
+        X, y = np.asarray(self.X), np.asarray(self.y)
         return ArrayClient(
             self.kind,
-            self.X[train],
-            self.y[train],
-            self.X[test],
-            self.y[test],
+            X[train],
+            y[train],
+            X[test],
+            y[test],
             num_classes=self.num_classes,
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -151,12 +154,20 @@ def federate(
     num_clients = split.num_clients
     num_classes = data.num_classes or 1
 
-    X: SharedArray = share(train_data.X)  # once: every worker reads the same pages
-    y: SharedArray = share(train_data.y)
+    # Once, into shared memory: every worker reads the same pages, and a round ships only
+    # references to them (not the data, not the partitions' index arrays).
+    shared: list[SharedArray] = [
+        share(a)
+        for a in (
+            train_data.X, train_data.y,
+            client_train.order, client_train.offsets, client_test.order, client_test.offsets,
+        )
+    ]  # fmt: skip
+    X, y = shared[0], shared[1]
     try:
         factory = ArrayClientFactory(
-            model, X, y, client_train, client_test, num_classes,
-            local_epochs, batch_size, learning_rate,
+            model, X, y, Partition(shared[2], shared[3]), Partition(shared[4], shared[5]),
+            num_classes, local_epochs, batch_size, learning_rate,
         )  # fmt: skip
         if held_out is not None:
             eval_X, eval_y = held_out.X, held_out.y
@@ -182,8 +193,8 @@ def federate(
             dropout=dropout, seed=seed, backend=backend, workers=workers, on_round=on_round,
         )  # fmt: skip
     finally:
-        X.close()
-        y.close()
+        for array in shared:
+            array.close()
     history.settings.update(
         {
             "dataset": data.name,

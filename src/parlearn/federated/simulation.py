@@ -172,7 +172,7 @@ def _run_round(
     )
     aggregator = strategy.fit_aggregator(server_round, parameters)
     task = functools.partial(_fit_task, client_fn, parameters)
-    outcomes = pool.imap(task, to_run, errors="collect")
+    outcomes = pool.imap(task, to_run, errors="collect", chunksize=_chunksize(pool, to_run))
     for (cid, _), outcome in zip(to_run, outcomes, strict=True):
         if isinstance(outcome, FitResult):
             aggregator.add(outcome)
@@ -256,7 +256,8 @@ def _evaluate_on_clients(
     task = functools.partial(_evaluate_task, client_fn, parameters)
     results: list[EvaluateResult] = []
     failures: list[ClientFailure] = []
-    for (cid, _), outcome in zip(chosen, pool.imap(task, chosen, errors="collect"), strict=True):
+    outcomes = pool.imap(task, chosen, errors="collect", chunksize=_chunksize(pool, chosen))
+    for (cid, _), outcome in zip(chosen, outcomes, strict=True):
         if isinstance(outcome, EvaluateResult):
             results.append(outcome)
         elif isinstance(outcome, ClientFailure):
@@ -350,6 +351,13 @@ def _reason(outcome: Any) -> str:
     if isinstance(outcome, Failure):
         return f"{type(outcome.exception).__name__}: {outcome.exception}"
     return repr(outcome)
+
+
+def _chunksize(pool: Pool, clients: list[Any]) -> int:
+    """A round's clients in about two chunks per worker: a new round is a new job, so measured
+    chunk sizing would start from single-client probes every round; two per worker still lets a
+    worker that drew small clients take more."""
+    return max(1, math.ceil(len(clients) / (2 * pool.workers)))
 
 
 def _short(reason: str, limit: int = 200) -> str:

@@ -45,7 +45,7 @@ from typing import Any
 from parlearn.errors import BrokenPoolError, TaskTimeoutError, WorkerCrashedError
 from parlearn.parallel import _serialize
 from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
-from parlearn.parallel._shm import ShareScope
+from parlearn.parallel._shm import ShareScope, unlinked_after
 from parlearn.parallel._spawn import WorkerProcess
 from parlearn.parallel._task import Chunk, ChunkOutcome, Job, TaskFailure
 from parlearn.parallel._worker import UNTRACKED, decode_outcome, worker_main
@@ -151,6 +151,7 @@ class ProcessesBackend(Backend):
         self._broken: BaseException | None = None
         self._reaped = threading.Condition(self._state_lock)
         self._ended_jobs: set[int] = set()  # workers that know these should forget them
+        self._unlinked_seen = unlinked_after(0)[1]  # segments unlinked before us: none mapped
 
     # ------------------------------------------------------------------ caller side
 
@@ -280,8 +281,9 @@ class ProcessesBackend(Backend):
 
     def _dispatch(self) -> None:
         with self._state_lock:
-            if self._ended_jobs:
-                self._tell_idle_to_forget()
+            unlinked, self._unlinked_seen = unlinked_after(self._unlinked_seen)
+            if self._ended_jobs or unlinked:
+                self._tell_to_forget(unlinked)
             while self._queue:
                 idle = next((w for w in self._workers if not w.assigned), None)
                 if idle is None and len(self._workers) < self.workers:
@@ -311,13 +313,15 @@ class ProcessesBackend(Backend):
                 with contextlib.suppress(OSError):
                     idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
-    def _tell_idle_to_forget(self) -> None:
+    def _tell_to_forget(self, unlinked: list[str]) -> None:
+        """Idle workers drop functions of ended jobs; every worker drops mappings of unlinked
+        segments (after the chunks already in its pipe)."""
         for w in self._workers:
-            ended = w.known_jobs & self._ended_jobs
-            if w.pending is None and ended:
+            ended = w.known_jobs & self._ended_jobs if w.pending is None else set()
+            if ended or unlinked:
                 w.known_jobs -= ended
                 with contextlib.suppress(OSError):
-                    w.conn.send_bytes(pickle.dumps(("forget", sorted(ended))))
+                    w.conn.send_bytes(pickle.dumps(("forget", sorted(ended), unlinked)))
         known = set().union(*(w.known_jobs for w in self._workers)) if self._workers else set()
         self._ended_jobs &= known  # keep only what a busy worker still has to hear
 

@@ -99,9 +99,32 @@ _owned: dict[str, tuple[shared_memory.SharedMemory, _Segment]] = {}
 _owned_lock = threading.Lock()
 
 
+# Names this process has unlinked, in order, so pools can tell their workers to drop their
+# mappings of them (a mapping keeps the memory alive after the name is gone). Bounded: a pool
+# that falls further behind than this only keeps a few stale mappings until its workers stop.
+_UNLINKED_KEPT = 4096
+_unlinked: list[str] = []
+_unlinked_base = 0  # how many names were trimmed from the front of _unlinked
+
+
+def unlinked_after(position: int) -> tuple[list[str], int]:
+    """Names unlinked since ``position`` (a value this function returned before, or 0), and the
+    position to pass next time."""
+    with _owned_lock:
+        start = max(position - _unlinked_base, 0)
+        return _unlinked[start:], _unlinked_base + len(_unlinked)
+
+
 def _unlink(name: str) -> None:
+    global _unlinked_base
     with _owned_lock:
         shm, _ = _owned.pop(name, (None, None))
+        if shm is not None:
+            _unlinked.append(name)
+            if len(_unlinked) > _UNLINKED_KEPT:
+                drop = len(_unlinked) - _UNLINKED_KEPT
+                del _unlinked[:drop]
+                _unlinked_base += drop
     if shm is not None:
         with contextlib.suppress(FileNotFoundError):
             shm.unlink()
@@ -200,9 +223,14 @@ def _rebuild(
     return _array_on(_attach(name), shape, dtype, offset, strides)
 
 
-def forget_attached() -> None:
-    """Drop this process's mappings of other processes' segments (a worker between jobs)."""
-    _attached.clear()
+def forget_attached(names: list[str] | None = None) -> None:
+    """Drop this process's mappings of other processes' segments: those named (their owner has
+    unlinked them), or all. Arrays still using a mapping keep it alive until they go."""
+    if names is None:
+        _attached.clear()
+    else:
+        for name in names:
+            _attached.pop(name, None)
 
 
 # --------------------------------------------------------------------------- pickling

@@ -3,7 +3,8 @@
 Messages (pickled) on the worker's own duplex pipe::
 
     parent → worker   (job_id, fn_bytes | None, timeout, chunk_id, items_bytes)
-                      ("forget", [job_id, ...]): those jobs ended, drop their functions
+                      ("forget", [job_id, ...], [segment, ...]): those jobs ended and those
+                      shared-memory segments were unlinked: drop the functions and mappings
                       None: stop
     worker → parent   (chunk_id, values_bytes | None, failures, retry_positions, seconds)
 
@@ -45,7 +46,6 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
 
         limiter = threadpool_limits(limits=blas_threads)
     functions: OrderedDict[int, Any] = OrderedDict()
-    current_job = -1
 
     def enter(position: int) -> None:
         slot[1] = time.monotonic_ns()  # start first: a reader that sees the position sees it
@@ -60,17 +60,14 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
         if request is None:
             return
         if request[0] == "forget":
-            # Release what ended jobs held (closures over big arrays, shared-memory mappings),
-            # so an idle worker does not keep a job's memory alive.
+            # Release what ended jobs held (closures over big arrays) and mappings of unlinked
+            # segments, so an idle worker keeps no dead memory alive. Mappings of live segments
+            # stay: the next job reading the same data (a federated round) maps nothing again.
             for ended in request[1]:
                 functions.pop(ended, None)
-            forget_attached()
-            current_job = -1
+            forget_attached(request[2])
             continue
         job_id, fn_bytes, timeout, chunk_id, items_bytes = request
-        if job_id != current_job:
-            forget_attached()
-            current_job = job_id
         try:
             if fn_bytes is not None:
                 functions[job_id] = _serialize.loads(fn_bytes)
