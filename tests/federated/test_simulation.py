@@ -218,3 +218,12 @@ def test_strategies_by_name_all_train() -> None:
         strategy = make_strategy(name, **options)
         history = simulation.simulate(_digits_client, 4, strategy, 2, workers=2)
         assert all(np.all(np.isfinite(p)) for p in history.parameters), name
+
+
+def test_round_chunks_follow_measured_client_cost() -> None:
+    pace = simulation._Pace(workers=2)
+    assert pace.chunksize(10) == 3  # nothing measured: about two chunks per worker
+    pace.observe(10, 0.002)  # cheap clients (0.4 ms each): as few chunks as that allows
+    assert pace.chunksize(100) == 25
+    pace.observe(10, 0.05)  # costly clients (10 ms each): one per chunk, for balance
+    assert pace.chunksize(100) == 1

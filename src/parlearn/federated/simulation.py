@@ -110,10 +110,11 @@ def simulate(
     options: dict[str, Any] = {"blas_threads": 1} if backend == "processes" else {}
     with Pool(backend, workers=None if backend == "serial" else workers, **options) as pool:
         history.settings["workers"] = pool.workers
+        pace = _Pace(pool.workers)
         for server_round in range(1, num_rounds + 1):
             started = time.perf_counter()
             parameters, record = _run_round(
-                pool, client_fn, num_clients, strategy, server_round, parameters,
+                pool, client_fn, num_clients, strategy, server_round, parameters, pace,
                 local_epochs=local_epochs, stragglers=stragglers,
                 straggler_policy=straggler_policy, dropout=dropout, seed=seed,
             )  # fmt: skip
@@ -158,6 +159,7 @@ def _run_round(
     strategy: Strategy,
     server_round: int,
     parameters: Parameters,
+    pace: _Pace,
     *,
     local_epochs: int | None,
     stragglers: float,
@@ -172,7 +174,8 @@ def _run_round(
     )
     aggregator = strategy.fit_aggregator(server_round, parameters)
     task = functools.partial(_fit_task, client_fn, parameters)
-    outcomes = pool.imap(task, to_run, errors="collect", chunksize=_chunksize(pool, to_run))
+    fit_started = time.perf_counter()
+    outcomes = pool.imap(task, to_run, errors="collect", chunksize=pace.chunksize(len(to_run)))
     for (cid, _), outcome in zip(to_run, outcomes, strict=True):
         if isinstance(outcome, FitResult):
             aggregator.add(outcome)
@@ -180,6 +183,7 @@ def _run_round(
             failures.append(outcome)
         else:  # a worker crash, collected by the engine
             failures.append(ClientFailure(cid, _reason(outcome)))
+    pace.observe(len(to_run), time.perf_counter() - fit_started)
     new, fit_metrics = aggregator.finish(failures)
     if new is not None:
         parameters = new
@@ -196,7 +200,7 @@ def _run_round(
         record.test_loss = central[0]
         record.test_accuracy = _float(central[1].get("accuracy"))
     _evaluate_on_clients(
-        pool, client_fn, num_clients, strategy, server_round, parameters, seed, record
+        pool, client_fn, num_clients, strategy, server_round, parameters, seed, record, pace
     )
     return parameters, record
 
@@ -247,6 +251,7 @@ def _evaluate_on_clients(
     parameters: Parameters,
     seed: int,
     record: RoundRecord,
+    pace: _Pace,
 ) -> None:
     chosen = strategy.configure_evaluate(
         server_round, num_clients, np.random.default_rng([seed, server_round, 2])
@@ -256,7 +261,7 @@ def _evaluate_on_clients(
     task = functools.partial(_evaluate_task, client_fn, parameters)
     results: list[EvaluateResult] = []
     failures: list[ClientFailure] = []
-    outcomes = pool.imap(task, chosen, errors="collect", chunksize=_chunksize(pool, chosen))
+    outcomes = pool.imap(task, chosen, errors="collect", chunksize=pace.chunksize(len(chosen)))
     for (cid, _), outcome in zip(chosen, outcomes, strict=True):
         if isinstance(outcome, EvaluateResult):
             results.append(outcome)
@@ -353,11 +358,29 @@ def _reason(outcome: Any) -> str:
     return repr(outcome)
 
 
-def _chunksize(pool: Pool, clients: list[Any]) -> int:
-    """A round's clients in about two chunks per worker: a new round is a new job, so measured
-    chunk sizing would start from single-client probes every round; two per worker still lets a
-    worker that drew small clients take more."""
-    return max(1, math.ceil(len(clients) / (2 * pool.workers)))
+class _Pace:
+    """Chunk sizes for a round's clients, from how long clients took in earlier rounds.
+
+    A round is a new engine job, whose own chunk sizing would start from single-client probes
+    every round. Instead: at most two chunks per worker (cheap clients: little dispatch), and
+    no more than ``CHUNK_SECONDS`` of measured work per chunk (costly clients: one or a few per
+    chunk, so a worker that drew large clients does not hold the round up)."""
+
+    CHUNK_SECONDS = 0.01
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.seconds_per_client: float | None = None
+
+    def chunksize(self, clients: int) -> int:
+        cap = max(1, math.ceil(clients / (2 * self.workers)))
+        if not self.seconds_per_client:
+            return cap
+        return max(1, min(cap, int(self.CHUNK_SECONDS / self.seconds_per_client)))
+
+    def observe(self, clients: int, seconds: float) -> None:
+        if clients > 0:
+            self.seconds_per_client = seconds * self.workers / clients
 
 
 def _short(reason: str, limit: int = 200) -> str:
