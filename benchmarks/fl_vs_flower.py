@@ -51,12 +51,9 @@ It prints Markdown tables and writes JSON (with the machine's facts) to
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.metadata
 import itertools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -64,17 +61,22 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
+from benchmarks._common import THREAD_VARS
+from benchmarks._common import machine_facts as _machine_facts
+from benchmarks._common import markdown_table as _table
+from benchmarks._common import ratio as _ratio
+from benchmarks._common import stats as _stats
+from benchmarks._common import value_range as _range
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 NAME = "fl_vs_flower"
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CHILD_TIMEOUT = 1800
 QUIET_PERCENT = 15.0  # before each run, wait until the machine is at most this busy
 
@@ -523,17 +525,6 @@ def run_child(engine: str, w: Workload, workers: int, tmp: Path) -> Result:
     return result
 
 
-def _stats(values: Sequence[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
-
-
 def _ok(runs: list[Result]) -> list[Result]:
     return [r for r in runs if "error" not in r]
 
@@ -545,25 +536,6 @@ def _pairs(a: list[Result], b: list[Result], name: str = "seconds_per_round") ->
         for x, y in zip(a, b, strict=True)
         if "error" not in x and "error" not in y and y[name] > 0
     ]
-
-
-def _range(stats: dict[str, float] | None, digits: int = 3, scale: float = 1.0) -> str:
-    if stats is None:
-        return "failed"
-    m, lo, hi = (stats[k] * scale for k in ("median", "min", "max"))
-    return f"{m:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
-
-
-def _ratio(stats: dict[str, float] | None, digits: int = 2) -> str:
-    if stats is None:
-        return "n/a"
-    return f"{stats['median']:.{digits}f}x ({stats['min']:.{digits}f}-{stats['max']:.{digits}f})"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _max_difference(a: Result, b: Result) -> float:
@@ -607,7 +579,7 @@ def report(
                 [
                     LABELS[engine],
                     HOW[engine],
-                    _range(per_round, 1, 1000.0),
+                    _range(per_round, digits=1, scale=1000.0),
                     _ratio(vs_parlearn, 2) if vs_parlearn else "",
                     _ratio(vs_floor, 2) if vs_floor else "",
                     ", ".join(f"{100 * a:.2f}" for a in accs),
@@ -685,36 +657,6 @@ def report(
     return table, summary
 
 
-def machine_facts() -> dict[str, Any]:
-    import psutil
-
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    versions: dict[str, str | None] = {}
-    for package in ("parlearn", "numpy", "flwr", "ray", "grpcio", "protobuf", "cloudpickle"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "cores": len(os.sched_getaffinity(0)),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "thread_env": dict.fromkeys(THREAD_VARS, "1"),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "loadavg_at_start": os.getloadavg(),
-    }
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.fl_vs_flower",
@@ -755,7 +697,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out_path = args.out or RESULTS / (f"{NAME}-quick.json" if args.quick else f"{NAME}.json")
-    facts = machine_facts()
+    facts = _machine_facts(
+        ("parlearn", "numpy", "flwr", "ray", "grpcio", "protobuf", "cloudpickle")
+    )
     chosen = [
         w for w in workloads(args.quick, args.epochs) if not args.workload or w.key in args.workload
     ]

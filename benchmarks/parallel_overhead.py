@@ -31,14 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
-import importlib.metadata
 import json
 import math
 import multiprocessing
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -50,16 +47,20 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from benchmarks._common import THREAD_VARS
+from benchmarks._common import machine_facts as _machine_facts
+from benchmarks._common import markdown_table as _table
+from benchmarks._common import ratio as _ratio
+from benchmarks._common import stats as _stats
+from benchmarks._common import value_range as _range
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 NAME = "parallel_overhead"
 
-# Every library gets one BLAS/OpenMP thread per process: a worker per core, no oversubscription.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # A measurement that takes longer than this has hung; its round is recorded as failed.
 CHILD_TIMEOUT = 900
 SLEEP_SECONDS = 0.05
@@ -699,17 +700,6 @@ def run_child(config: Config, params: dict[str, Any], workers: int, tmp: Path) -
     return result
 
 
-def _stats(values: Sequence[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
-
-
 def _field(rounds: list[Result], name: str) -> list[float]:
     return [r[name] for r in rounds if "error" not in r and name in r]
 
@@ -723,25 +713,6 @@ def _ratios(
         for a, b in zip(numerator, denominator, strict=True)
         if "error" not in a and "error" not in b and b[name] > 0
     ]
-
-
-def _range(stats: dict[str, float] | None, scale: float = 1.0, digits: int = 2) -> str:
-    if stats is None:
-        return "failed"
-    m, lo, hi = (stats[k] * scale for k in ("median", "min", "max"))
-    return f"{m:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
-
-
-def _ratio(stats: dict[str, float] | None, digits: int = 2) -> str:
-    if stats is None:
-        return "n/a"
-    return f"{stats['median']:.{digits}f}x ({stats['min']:.{digits}f}-{stats['max']:.{digits}f})"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _ok(rounds: list[Result]) -> str:
@@ -885,10 +856,10 @@ class Report:
                     _range(share, digits=3) if share and share["max"] > 0 else "",
                     _range(_stats(_field(r, "seconds")), digits=3),
                     vs,
-                    _range(_stats(_field(r, "rss_peak")), 1 / GB),
-                    _range(_stats(_field(r, "pss_peak")), 1 / GB),
-                    _range(_stats(_field(r, "pss_added")), 1 / GB),
-                    _range(_stats(_field(r, "devshm_added")), 1 / GB),
+                    _range(_stats(_field(r, "rss_peak")), scale=1 / GB),
+                    _range(_stats(_field(r, "pss_peak")), scale=1 / GB),
+                    _range(_stats(_field(r, "pss_added")), scale=1 / GB),
+                    _range(_stats(_field(r, "devshm_added")), scale=1 / GB),
                     _ok(r),
                 ]
             )
@@ -1004,37 +975,6 @@ class Report:
         return workers
 
 
-def machine_facts() -> dict[str, Any]:
-    import psutil
-
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for package in ("parlearn", "numpy", "joblib", "mpire", "psutil", "cloudpickle"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "cores": len(os.sched_getaffinity(0)),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gb": round(psutil.virtual_memory().total / GB, 1),
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "multiprocessing_start_method": multiprocessing.get_start_method(),
-        "versions": versions,
-        "thread_env": dict.fromkeys(THREAD_VARS, "1"),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "loadavg_at_start": os.getloadavg(),
-    }
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.parallel_overhead",
@@ -1070,7 +1010,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = tuple(s for s in SCENARIOS if not args.scenario or s in args.scenario)
     out_path = args.out or RESULTS / (f"{NAME}-quick.json" if args.quick else f"{NAME}.json")
     cores = len(os.sched_getaffinity(0))
-    facts = machine_facts()
+    facts = _machine_facts(
+        ("parlearn", "numpy", "joblib", "mpire", "psutil", "cloudpickle"),
+        multiprocessing_start_method=multiprocessing.get_start_method(),
+    )
 
     params: dict[str, dict[str, Any]] = {
         "noop": {"tasks": sizes.noop_tasks, "warmup": sizes.noop_warmup, "workers": cores},
