@@ -23,8 +23,8 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from parlearn.parallel import Failure, Pool
 __all__ = ["ClientLike", "simulate"]
 
 StragglerPolicy = Literal["partial", "drop"]
+_R = TypeVar("_R", FitResult, EvaluateResult)
 
 
 class ClientLike(Protocol):
@@ -175,14 +176,11 @@ def _run_round(
     aggregator = strategy.fit_aggregator(server_round, parameters)
     task = functools.partial(_fit_task, client_fn, parameters)
     fit_started = time.perf_counter()
-    outcomes = pool.imap(task, to_run, errors="collect", chunksize=pace.chunksize(len(to_run)))
-    for (cid, _), outcome in zip(to_run, outcomes, strict=True):
-        if isinstance(outcome, FitResult):
-            aggregator.add(outcome)
-        elif isinstance(outcome, ClientFailure):
+    for outcome in _run_clients(pool, task, to_run, pace):
+        if isinstance(outcome, ClientFailure):
             failures.append(outcome)
-        else:  # a worker crash, collected by the engine
-            failures.append(ClientFailure(cid, _reason(outcome)))
+        else:
+            aggregator.add(outcome)
     pace.observe(len(to_run), time.perf_counter() - fit_started)
     new, fit_metrics = aggregator.finish(failures)
     if new is not None:
@@ -261,14 +259,11 @@ def _evaluate_on_clients(
     task = functools.partial(_evaluate_task, client_fn, parameters)
     results: list[EvaluateResult] = []
     failures: list[ClientFailure] = []
-    outcomes = pool.imap(task, chosen, errors="collect", chunksize=pace.chunksize(len(chosen)))
-    for (cid, _), outcome in zip(chosen, outcomes, strict=True):
-        if isinstance(outcome, EvaluateResult):
-            results.append(outcome)
-        elif isinstance(outcome, ClientFailure):
+    for outcome in _run_clients(pool, task, chosen, pace):
+        if isinstance(outcome, ClientFailure):
             failures.append(outcome)
         else:
-            failures.append(ClientFailure(cid, _reason(outcome)))
+            results.append(outcome)
     loss, _ = strategy.aggregate_evaluate(server_round, results, failures)
     record.client_loss = loss
     accuracies = np.array(
@@ -283,6 +278,19 @@ def _evaluate_on_clients(
         record.client_accuracy_mean = float(accuracies.mean())
         record.client_accuracy_worst10 = float(worst.mean())
         record.client_accuracy_std = float(accuracies.std())
+
+
+def _run_clients(
+    pool: Pool,
+    task: Callable[[tuple[int, Config]], _R | ClientFailure],
+    clients: list[tuple[int, Config]],
+    pace: _Pace,
+) -> Iterator[_R | ClientFailure]:
+    """Each client's result or failure, in client order; a worker crash (collected by the
+    engine) becomes that client's failure."""
+    outcomes = pool.imap(task, clients, errors="collect", chunksize=pace.chunksize(len(clients)))
+    for (cid, _), outcome in zip(clients, outcomes, strict=True):
+        yield ClientFailure(cid, _reason(outcome)) if isinstance(outcome, Failure) else outcome
 
 
 # --------------------------------------------------------------------------- in the workers
