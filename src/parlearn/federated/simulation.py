@@ -360,10 +360,8 @@ def _count(num_examples: Any) -> int:
     return int(num_examples)
 
 
-def _reason(outcome: Any) -> str:
-    if isinstance(outcome, Failure):
-        return f"{type(outcome.exception).__name__}: {outcome.exception}"
-    return repr(outcome)
+def _reason(failure: Failure) -> str:
+    return f"{type(failure.exception).__name__}: {failure.exception}"
 
 
 class _Pace:
