@@ -93,3 +93,24 @@ SYNC_TO_ASYNC = {
     array_sum: aarray_sum,
     seeded_draw: aseeded_draw,
 }
+
+
+class Unpickled:
+    """Counts, per process, how many times an instance was rebuilt from a pickle; calling it
+    returns (process id, that count, item): shows whether a worker got the function again.
+    (The count lives in the environment: this module is pickled by value, so its class and
+    globals are rebuilt with every pickle.)"""
+
+    def __init__(self) -> None:
+        self.tag = "state"  # pickle calls __setstate__ only for a non-empty state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        os.environ["PARLEARN_TEST_REBUILT"] = str(_rebuilt() + 1)
+        self.__dict__.update(state)
+
+    def __call__(self, x: int) -> tuple[int, int, int]:
+        return os.getpid(), _rebuilt(), x
+
+
+def _rebuilt() -> int:
+    return int(os.environ.get("PARLEARN_TEST_REBUILT", "0"))

@@ -147,3 +147,22 @@ def test_closed_pool_says_so() -> None:
     pool.close()
     with pytest.raises(PoolClosedError, match="closed"):
         pool.map(tasks.square, [1])
+
+
+def test_resident_function_serves_many_calls(kit: Kit) -> None:
+    with kit.pool.resident(kit.fn(tasks.square)) as run:
+        for start in (0, 100, 200):
+            assert run.map(range(start, start + 50)) == [x * x for x in range(start, start + 50)]
+        assert list(run.imap(range(5), chunksize=2)) == [0, 1, 4, 9, 16]
+        outcome = run.map(range(10), errors="collect")
+        assert outcome == [x * x for x in range(10)]
+    with pytest.raises(PoolClosedError, match="resident"):
+        run.map([1])
+    assert kit.map(tasks.square, [3]) == [9]  # the pool itself stays open
+
+
+def test_resident_function_errors_stay_per_call(kit: Kit) -> None:
+    with kit.pool.resident(kit.fn(tasks.fail_on_seven)) as run:
+        with pytest.raises(ValueError, match="bad item 7"):
+            run.map(range(10))
+        assert run.map(range(7)) == [x * x for x in range(7)]

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from parlearn.federated import simulation
+from parlearn.federated._runner import ClientRunner, plan_groups
 from parlearn.federated.client import ArrayClient, local_sgd
 from parlearn.federated.experiment import federate
 from parlearn.federated.strategy import FedAvg, make_strategy
+from parlearn.parallel import Pool
 
 SMALL = {"rounds": 3, "num_clients": 6, "partition": "iid"}
 
@@ -220,10 +222,92 @@ def test_strategies_by_name_all_train() -> None:
         assert all(np.all(np.isfinite(p)) for p in history.parameters), name
 
 
-def test_round_chunks_follow_measured_client_cost() -> None:
-    pace = simulation._Pace(workers=2)
-    assert pace.chunksize(10) == 3  # nothing measured: about two chunks per worker
-    pace.observe(10, 0.002)  # cheap clients (0.4 ms each): as few chunks as that allows
-    assert pace.chunksize(100) == 25
-    pace.observe(10, 0.05)  # costly clients (10 ms each): one per chunk, for balance
-    assert pace.chunksize(100) == 1
+def test_groups_balance_the_work_largest_first() -> None:
+    costs = [40.0, 10, 9, 8, 7, 6, 5, 5, 5, 5]  # sorted, largest first
+    groups = plan_groups(costs, workers=2)
+    assert groups[0] == range(0, 1)  # the big client alone, first
+    assert [i for g in groups for i in g] == list(range(10))  # contiguous, in order
+    assert len(groups) < len(costs)  # cheap clients travel together
+    total, done = sum(costs), 0.0
+    for g in groups:  # a group is at most half a worker's share of the work left
+        cost = sum(costs[i] for i in g)
+        assert len(g) == 1 or cost <= max((total - done) / 4, 0.1 * total)
+        done += cost
+    assert plan_groups([1.0] * 10, workers=2, min_share=0.0, max_items=1) == [
+        range(i, i + 1) for i in range(10)
+    ]
+    assert plan_groups([], workers=3) == []
+    with pytest.raises(ValueError, match="workers"):
+        plan_groups([1.0], workers=0)
+
+
+class _CountingFactory:
+    """Builds digits clients; counts (per process) how often it was unpickled, and its
+    clients report that count and their training set size as metrics."""
+
+    def __init__(self) -> None:
+        self.tag = "state"  # pickle calls __setstate__ only for a non-empty state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        os.environ["PARLEARN_TEST_FACTORY"] = str(
+            int(os.environ.get("PARLEARN_TEST_FACTORY", 0)) + 1
+        )
+        self.__dict__.update(state)
+
+    def __call__(self, cid: int) -> Any:
+        rng = np.random.default_rng(cid)
+        n = 10 + 10 * cid  # client cid has 10 + 10 cid training examples
+        X = rng.random((n, 5))
+        client = ArrayClient("logistic", X, (X[:, 0] > 0.5).astype(np.int64), X, X[:, 0] > 0.5,
+                             num_classes=2)  # fmt: skip
+        rebuilt = int(os.environ.get("PARLEARN_TEST_FACTORY", 0))
+
+        class Counting:
+            def get_parameters(self, config: Any) -> Any:
+                return client.get_parameters(config)
+
+            def fit(self, parameters: Any, config: Any) -> Any:
+                new, count, metrics = client.fit(parameters, config)
+                return new, count, {**metrics, "rebuilt": rebuilt}
+
+            def evaluate(self, parameters: Any, config: Any) -> Any:
+                return client.evaluate(parameters, config)
+
+        return Counting()
+
+
+def test_clients_run_largest_first_and_the_builder_ships_once() -> None:
+    params = _CountingFactory()(0).get_parameters({})
+    clients = [(cid, {"local_epochs": 1, "seed": cid}) for cid in range(6)]
+    with Pool("processes", workers=2) as pool:
+        runner = ClientRunner(pool, _CountingFactory(), num_clients=6)
+        rounds = [list(runner.fit(clients, params)) for _ in range(4)]
+    # Nothing known in round 1: client id order; then the largest clients first.
+    assert [r.cid for r in rounds[0]] == [0, 1, 2, 3, 4, 5]
+    assert all([r.cid for r in results] == [5, 4, 3, 2, 1, 0] for results in rounds[1:])
+    # Each worker unpickled the client builder once, not once per round or per group.
+    assert {r.metrics["rebuilt"] for results in rounds for r in results} == {1}
+
+
+class _BigModelClient:
+    """A client of a 1.6 MB model: its update halves the global parameters."""
+
+    def get_parameters(self, config: Any) -> Any:
+        return [np.ones(200_000)]
+
+    def fit(self, parameters: Any, config: Any) -> Any:
+        return [parameters[0] / 2], 10, {}
+
+    def evaluate(self, parameters: Any, config: Any) -> Any:
+        return 0.0, 10, {}
+
+
+def _big_model_client(cid: int) -> _BigModelClient:
+    return _BigModelClient()
+
+
+def test_large_global_parameters_travel_in_shared_memory() -> None:
+    # Parameters over SHARE_BYTES go through shared memory each round and are released
+    # after it (the autouse fixture fails the test if a segment is left behind).
+    history = simulation.simulate(_big_model_client, 4, FedAvg(), 3, workers=2)
+    np.testing.assert_array_equal(history.parameters[0], np.full(200_000, 1 / 8))

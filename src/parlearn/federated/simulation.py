@@ -7,54 +7,37 @@
     strategy.configure_fit ─► (cid, config) per client ─► client_fn(cid).fit(global, config)
       stragglers: fewer local_epochs or dropped           validated: shapes, finite values
       dropouts: failures, never sent                              │
-    strategy.fit_aggregator.add ◄── results in cid order ◄───────┘  (streamed: O(model) memory)
+    strategy.fit_aggregator.add ◄── results, largest first ◄─────┘  (streamed: O(model) memory)
     finish(failures) ─► new global parameters
     evaluate: centralized (strategy.evaluate) and on clients (configure_evaluate)
 
 Clients are built inside the workers by ``client_fn(cid)``, so 10,000 clients cost no
 per-client objects here; client data placed in shared memory (as ``federate`` does, see
-``experiment.ArrayClientFactory``) reaches every worker without a copy, and a round sends only the global parameters (once per
-worker) and the client ids. Results are aggregated in client-id order with float64 sums, so the
-same seed gives bit-identical models whatever the number of workers.
+``experiment.ArrayClientFactory``) reaches every worker without a copy. The task holding
+``client_fn`` is shipped to the workers once per simulation, and a round sends only the global
+parameters and the client ids, in a few groups (``_runner.py``). Results are aggregated in an
+order fixed by what clients reported (never by timings) with float64 sums, so the same seed
+gives bit-identical models whatever the number of workers.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
 from parlearn.federated._history import History, RoundRecord
-from parlearn.federated._types import (
-    ClientFailure,
-    Config,
-    EvaluateResult,
-    FitResult,
-    Metrics,
-    Parameters,
-)
+from parlearn.federated._runner import ClientFn, ClientLike, ClientRunner
+from parlearn.federated._types import ClientFailure, Config, EvaluateResult, Parameters
 from parlearn.federated.strategy import Strategy
-from parlearn.parallel import Failure, Pool
+from parlearn.parallel import Pool
 
-__all__ = ["ClientLike", "simulate"]
+__all__ = ["ClientFn", "ClientLike", "simulate"]
 
 StragglerPolicy = Literal["partial", "drop"]
-_R = TypeVar("_R", FitResult, EvaluateResult)
-
-
-class ClientLike(Protocol):
-    """Anything with the three client methods (a ``Client`` or a Flower ``NumPyClient``)."""
-
-    def get_parameters(self, config: Config) -> Parameters: ...
-    def fit(self, parameters: Parameters, config: Config) -> Any: ...
-    def evaluate(self, parameters: Parameters, config: Config) -> Any: ...
-
-
-ClientFn = Callable[[int], ClientLike]
 
 
 def client_seed(seed: int, server_round: int, cid: int) -> int:
@@ -111,11 +94,11 @@ def simulate(
     options: dict[str, Any] = {"blas_threads": 1} if backend == "processes" else {}
     with Pool(backend, workers=None if backend == "serial" else workers, **options) as pool:
         history.settings["workers"] = pool.workers
-        pace = _Pace(pool.workers)
+        runner = ClientRunner(pool, client_fn, num_clients)  # closed with the pool
         for server_round in range(1, num_rounds + 1):
             started = time.perf_counter()
             parameters, record = _run_round(
-                pool, client_fn, num_clients, strategy, server_round, parameters, pace,
+                runner, num_clients, strategy, server_round, parameters,
                 local_epochs=local_epochs, stragglers=stragglers,
                 straggler_policy=straggler_policy, dropout=dropout, seed=seed,
             )  # fmt: skip
@@ -154,13 +137,11 @@ def _check(
 
 
 def _run_round(
-    pool: Pool,
-    client_fn: ClientFn,
+    runner: ClientRunner,
     num_clients: int,
     strategy: Strategy,
     server_round: int,
     parameters: Parameters,
-    pace: _Pace,
     *,
     local_epochs: int | None,
     stragglers: float,
@@ -174,14 +155,11 @@ def _run_round(
         chosen, server_round, local_epochs, stragglers, straggler_policy, dropout, seed
     )
     aggregator = strategy.fit_aggregator(server_round, parameters)
-    task = functools.partial(_fit_task, client_fn, parameters)
-    fit_started = time.perf_counter()
-    for outcome in _run_clients(pool, task, to_run, pace):
+    for outcome in runner.fit(to_run, parameters):
         if isinstance(outcome, ClientFailure):
             failures.append(outcome)
         else:
             aggregator.add(outcome)
-    pace.observe(len(to_run), time.perf_counter() - fit_started)
     new, fit_metrics = aggregator.finish(failures)
     if new is not None:
         parameters = new
@@ -197,9 +175,7 @@ def _run_round(
     if central is not None:
         record.test_loss = central[0]
         record.test_accuracy = _float(central[1].get("accuracy"))
-    _evaluate_on_clients(
-        pool, client_fn, num_clients, strategy, server_round, parameters, seed, record, pace
-    )
+    _evaluate_on_clients(runner, num_clients, strategy, server_round, parameters, seed, record)
     return parameters, record
 
 
@@ -241,25 +217,24 @@ def _simulate_conditions(
 
 
 def _evaluate_on_clients(
-    pool: Pool,
-    client_fn: ClientFn,
+    runner: ClientRunner,
     num_clients: int,
     strategy: Strategy,
     server_round: int,
     parameters: Parameters,
     seed: int,
     record: RoundRecord,
-    pace: _Pace,
 ) -> None:
+    if strategy.fraction_evaluate == 0.0:
+        return
     chosen = strategy.configure_evaluate(
         server_round, num_clients, np.random.default_rng([seed, server_round, 2])
     )
     if not chosen:
         return
-    task = functools.partial(_evaluate_task, client_fn, parameters)
     results: list[EvaluateResult] = []
     failures: list[ClientFailure] = []
-    for outcome in _run_clients(pool, task, chosen, pace):
+    for outcome in runner.evaluate(chosen, parameters):
         if isinstance(outcome, ClientFailure):
             failures.append(outcome)
         else:
@@ -278,115 +253,6 @@ def _evaluate_on_clients(
         record.client_accuracy_mean = float(accuracies.mean())
         record.client_accuracy_worst10 = float(worst.mean())
         record.client_accuracy_std = float(accuracies.std())
-
-
-def _run_clients(
-    pool: Pool,
-    task: Callable[[tuple[int, Config]], _R | ClientFailure],
-    clients: list[tuple[int, Config]],
-    pace: _Pace,
-) -> Iterator[_R | ClientFailure]:
-    """Each client's result or failure, in client order; a worker crash (collected by the
-    engine) becomes that client's failure."""
-    outcomes = pool.imap(task, clients, errors="collect", chunksize=pace.chunksize(len(clients)))
-    for (cid, _), outcome in zip(clients, outcomes, strict=True):
-        yield ClientFailure(cid, _reason(outcome)) if isinstance(outcome, Failure) else outcome
-
-
-# --------------------------------------------------------------------------- in the workers
-
-
-def _fit_task(
-    client_fn: ClientFn, parameters: Parameters, item: tuple[int, Config]
-) -> FitResult | ClientFailure:
-    cid, config = item
-    try:
-        client = client_fn(cid)
-        answer = client.fit([np.array(p, copy=True) for p in parameters], dict(config))
-        new, num_examples, metrics = _check_fit_answer(cid, answer, parameters)
-    except Exception as exc:
-        return ClientFailure(cid, f"client {cid} failed in fit: {type(exc).__name__}: {exc}")
-    return FitResult(cid, new, num_examples, metrics)
-
-
-def _evaluate_task(
-    client_fn: ClientFn, parameters: Parameters, item: tuple[int, Config]
-) -> EvaluateResult | ClientFailure:
-    cid, config = item
-    try:
-        answer = client_fn(cid).evaluate([np.array(p, copy=True) for p in parameters], dict(config))
-        if not (isinstance(answer, tuple) and len(answer) == 3):
-            raise TypeError(
-                f"evaluate must return (loss, num_examples, metrics), got {answer!r:.80}"
-            )
-        loss, num_examples, metrics = answer
-        loss = float(loss)
-        if not math.isfinite(loss):
-            raise ValueError(f"evaluate returned a non-finite loss {loss}")
-        return EvaluateResult(cid, loss, _count(num_examples), dict(metrics or {}))
-    except Exception as exc:
-        return ClientFailure(cid, f"client {cid} failed in evaluate: {type(exc).__name__}: {exc}")
-
-
-def _check_fit_answer(
-    cid: int, answer: Any, reference: Parameters
-) -> tuple[Parameters, int, Metrics]:
-    """A client's fit answer, checked: never let a malformed update into the global model."""
-    if not (isinstance(answer, tuple) and len(answer) == 3):
-        raise TypeError(
-            f"fit must return (parameters, num_examples, metrics), got {type(answer).__name__}"
-        )
-    new, num_examples, metrics = answer
-    if not isinstance(new, (list, tuple)):
-        raise TypeError(f"fit must return parameters as a list of arrays, got {type(new).__name__}")
-    arrays = [np.asarray(p) for p in new]
-    expected = [np.shape(p) for p in reference]
-    got = [a.shape for a in arrays]
-    if got != expected:
-        raise ValueError(f"returned parameters of shapes {got}, expected {expected}")
-    for i, a in enumerate(arrays):
-        if not np.issubdtype(a.dtype, np.number):
-            raise TypeError(f"parameter {i} has dtype {a.dtype}, expected a numeric array")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"parameter {i} contains NaN or inf")
-    return arrays, _count(num_examples), dict(metrics or {})
-
-
-def _count(num_examples: Any) -> int:
-    if isinstance(num_examples, bool) or not isinstance(num_examples, (int, np.integer)):
-        raise TypeError(f"num_examples must be an int, got {num_examples!r}")
-    if num_examples < 0:
-        raise ValueError(f"num_examples must be >= 0, got {num_examples}")
-    return int(num_examples)
-
-
-def _reason(failure: Failure) -> str:
-    return f"{type(failure.exception).__name__}: {failure.exception}"
-
-
-class _Pace:
-    """Chunk sizes for a round's clients, from how long clients took in earlier rounds.
-
-    A round is a new engine job, whose own chunk sizing would start from single-client probes
-    every round. Instead: at most two chunks per worker (cheap clients: little dispatch), and
-    no more than ``CHUNK_SECONDS`` of measured work per chunk (costly clients: one or a few per
-    chunk, so a worker that drew large clients does not hold the round up)."""
-
-    CHUNK_SECONDS = 0.01
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.seconds_per_client: float | None = None
-
-    def chunksize(self, clients: int) -> int:
-        cap = max(1, math.ceil(clients / (2 * self.workers)))
-        if not self.seconds_per_client:
-            return cap
-        return max(1, min(cap, int(self.CHUNK_SECONDS / self.seconds_per_client)))
-
-    def observe(self, clients: int, seconds: float) -> None:
-        if clients > 0:
-            self.seconds_per_client = seconds * self.workers / clients
 
 
 def _short(reason: str, limit: int = 200) -> str:

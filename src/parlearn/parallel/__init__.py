@@ -15,7 +15,7 @@ from parlearn.errors import (
     TaskTimeoutError,
     WorkerCrashedError,
 )
-from parlearn.parallel._api import BACKENDS, Pool, imap, map, shutdown_default_pools
+from parlearn.parallel._api import BACKENDS, Pool, Resident, imap, map, shutdown_default_pools
 from parlearn.parallel._backend import Backend, cpu_count
 from parlearn.parallel._results import Failure, Results
 from parlearn.parallel._shm import SEGMENT_PREFIX, SharedArray, share, shared_empty, shared_zeros
@@ -28,6 +28,7 @@ __all__ = [
     "Failure",
     "Pool",
     "PoolClosedError",
+    "Resident",
     "Results",
     "SerializationError",
     "SharedArray",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from parlearn.errors import MissingDependencyError
+from parlearn.errors import MissingDependencyError, PoolClosedError
 from parlearn.parallel import _auto
 from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
 from parlearn.parallel._engine import Emitted, ErrorPolicy, new_job, raise_failure, run_job
@@ -23,7 +23,7 @@ from parlearn.parallel._progress import ProgressArg, make_reporter
 from parlearn.parallel._results import Failure, Results
 from parlearn.parallel._task import run_chunk
 
-__all__ = ["BACKENDS", "Pool", "imap", "map"]
+__all__ = ["BACKENDS", "Pool", "Resident", "imap", "map"]
 
 BackendName = Literal["auto", "serial", "threads", "processes", "async", "ray"]
 BACKENDS: tuple[str, ...] = ("auto", "serial", "threads", "processes", "async", "ray")
@@ -115,12 +115,32 @@ class Pool:
         options = _Options(chunksize, ordered, progress, timeout, errors)
         return _collect(self._runs(fn, items, options), options)
 
+    def resident(self, fn: Callable[[Any], Any]) -> Resident:
+        """``fn`` kept in the workers across calls: shipped once, not once per ``map``.
+
+        For loops that map the same function many times over small work (a federated round,
+        a gradient step over row blocks): each call then sends only its items. Per-call data
+        goes in the items; what ``fn`` holds is fixed when it is first shipped.
+
+        >>> with Pool("processes") as pool, pool.resident(step) as run:  # doctest: +SKIP
+        ...     for it in range(100):
+        ...         parts = run.map([(block, weights) for block in blocks])
+
+        The function stays until ``close()`` (or the end of the ``with`` block, or the pool's).
+        """
+        self._backend._check_open()
+        return Resident(self, fn, new_job(fn, None).id)
+
     def _runs(
-        self, fn: Callable[[Any], Any], items: Iterable[Any], options: _Options
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        options: _Options,
+        resident: int | None = None,
     ) -> Iterator[list[Any]]:
         self._backend._check_open()
         total = _length(items)
-        return options.run(self._backend, fn, iter(items), total, done_first=[])
+        return options.run(self._backend, fn, iter(items), total, done_first=[], resident=resident)
 
     def close(self) -> None:
         self._backend.close()
@@ -133,6 +153,68 @@ class Pool:
 
     def __repr__(self) -> str:
         return f"Pool({self._backend!r})"
+
+
+class Resident:
+    """A function kept in a pool's workers between calls (see :meth:`Pool.resident`)."""
+
+    def __init__(self, pool: Pool, fn: Callable[[Any], Any], key: int) -> None:
+        self._pool = pool
+        self.fn = fn
+        self._key = key
+        self._closed = False
+
+    def imap(
+        self,
+        items: Iterable[Any],
+        *,
+        chunksize: int | None = None,
+        ordered: bool = True,
+        progress: ProgressArg = False,
+        timeout: float | None = None,
+        errors: ErrorPolicy = "raise",
+    ) -> Iterator[Any]:
+        """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
+        options = _Options(chunksize, ordered, progress, timeout, errors)
+        return _flatten(self._runs(items, options))
+
+    def map(
+        self,
+        items: Iterable[Any],
+        *,
+        chunksize: int | None = None,
+        ordered: bool = True,
+        progress: ProgressArg = False,
+        timeout: float | None = None,
+        errors: ErrorPolicy = "raise",
+    ) -> list[Any]:
+        """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`."""
+        options = _Options(chunksize, ordered, progress, timeout, errors)
+        return _collect(self._runs(items, options), options)
+
+    def _runs(self, items: Iterable[Any], options: _Options) -> Iterator[list[Any]]:
+        if self._closed:
+            raise PoolClosedError(
+                "this resident function was closed; call pool.resident(fn) again to keep it"
+            )
+        return self._pool._runs(self.fn, items, options, resident=self._key)
+
+    def close(self) -> None:
+        """Drop the function from the workers. Idempotent; the pool stays open."""
+        if not self._closed:
+            self._closed = True
+            if not self._pool.backend.closed:
+                self._pool.backend.release(self._key)
+
+    def __enter__(self) -> Resident:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"Resident({self.fn!r}, {state}, {self._pool!r})"
 
 
 # --------------------------------------------------------------------------- default pools
@@ -292,10 +374,11 @@ class _Options:
         total: int | None,
         *,
         done_first: list[Emitted],
+        resident: int | None = None,
     ) -> Iterator[list[Any]]:
         return run_job(
             backend,
-            new_job(fn, self.timeout),
+            new_job(fn, self.timeout, resident),
             items,
             total=total,
             chunksize=self.chunksize,

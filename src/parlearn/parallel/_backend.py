@@ -66,7 +66,11 @@ class Backend(ABC):
 
     def end_job(self, job: Job, *, aborted: bool) -> None:  # noqa: B027 -- optional hook
         """Called after the last chunk; ``aborted`` when the caller stopped early (an error,
-        Ctrl-C, a generator closed): chunks of the job still queued or running are dropped."""
+        Ctrl-C, a generator closed): chunks of the job still queued or running are dropped.
+        The function stays where it was shipped when ``job.resident``."""
+
+    def release(self, fn_key: int) -> None:  # noqa: B027 -- optional hook
+        """Drop a resident function (``Pool.resident``) from wherever it was shipped."""
 
     def close(self) -> None:
         """Release workers; further use raises :class:`PoolClosedError`. Idempotent."""

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import queue
 import reprlib
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from typing import Any, Literal
 
 from parlearn.parallel._backend import Backend
@@ -42,8 +43,11 @@ _job_ids = itertools.count()
 BUFFER_CHUNKS = 4
 
 
-def new_job(fn: Any, timeout: float | None) -> Job:
-    return Job(next(_job_ids), fn, timeout)
+def new_job(fn: Any, timeout: float | None, resident: int | None = None) -> Job:
+    """A job for one call; ``resident``: the key of a function kept across calls."""
+    if resident is None:
+        return Job(next(_job_ids), fn, timeout)
+    return Job(next(_job_ids), fn, timeout, fn_key=resident, resident=True)
 
 
 def raise_failure(failure: TaskFailure, index: int, item: Any) -> BaseException:
@@ -84,6 +88,7 @@ def run_job(
     max_in_flight = max(1, backend.workers * backend.in_flight_per_worker)
     chunk_ids = itertools.count()
     in_flight: dict[Future[ChunkOutcome], Chunk] = {}
+    done: queue.SimpleQueue[Future[ChunkOutcome]] = queue.SimpleQueue()  # completed, in order
     retry: deque[tuple[int, Any]] = deque()
     isolate: deque[tuple[int, Any]] = deque()  # suspects of an unexplained crash: one per chunk
     # Ordered results that arrived early: runs of consecutive results keyed by first index.
@@ -124,10 +129,14 @@ def run_job(
                     chunk = Chunk(next(chunk_ids), range(read, read + len(taken)), taken)
                     read += len(taken)
                 max_chunk = max(max_chunk, len(chunk))
-                in_flight[backend.submit(job, chunk)] = chunk
+                future = backend.submit(job, chunk)
+                in_flight[future] = chunk
+                future.add_done_callback(done.put)
             if not in_flight:
                 break
-            completed, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            completed = [done.get()]  # cheaper than concurrent.futures.wait on every chunk
+            while not done.empty():
+                completed.append(done.get())
             for future in completed:
                 chunk = in_flight.pop(future)
                 outcome = future.result()

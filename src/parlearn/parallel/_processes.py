@@ -67,6 +67,7 @@ STOP_WAIT = 2.0
 @dataclass
 class _Pending:
     job_id: int
+    fn_key: int
     chunk: Chunk
     payload: bytes
     timeout: float | None
@@ -78,7 +79,7 @@ class _Worker:
     process: Any  # multiprocessing.Process of the chosen context
     conn: Connection
     slot: Any  # RawArray('q', 2): (position, start time in monotonic ns)
-    known_jobs: set[int] = field(default_factory=set)
+    known_fns: set[int] = field(default_factory=set)  # function keys it has unpickled
     # Chunks sent to it, in order: the first is running, the next waits in its pipe.
     assigned: deque[_Pending] = field(default_factory=deque)
     kill_reason: TaskFailure | None = None  # why the parent killed it, if it did
@@ -90,7 +91,9 @@ class _Worker:
 
 
 @dataclass
-class _JobState:
+class _Function:
+    """A pickled function and the shared memory its arguments were placed in."""
+
     fn_bytes: bytes
     scope: ShareScope
 
@@ -144,13 +147,14 @@ class ProcessesBackend(Backend):
         self._blas_threads = blas_threads or max(1, cpu_count() // self.workers)
         self._workers: list[_Worker] = []
         self._queue: deque[_Pending] = deque()
-        self._jobs: dict[int, _JobState] = {}
+        self._functions: dict[int, _Function] = {}  # by Job.key
+        self._jobs: dict[int, ShareScope] = {}  # per call: where its large items were shared
         self._chunk_ids = itertools.count()
         self._wake_r, self._wake_w = os.pipe()
         self._manager: threading.Thread | None = None
         self._broken: BaseException | None = None
         self._reaped = threading.Condition(self._state_lock)
-        self._ended_jobs: set[int] = set()  # workers that know these should forget them
+        self._released: set[int] = set()  # function keys that workers knowing them must forget
         self._unlinked_seen = unlinked_after(0)[1]  # segments unlinked before us: none mapped
 
     # ------------------------------------------------------------------ caller side
@@ -159,14 +163,20 @@ class ProcessesBackend(Backend):
         super().start_job(job)
         if self._broken is not None:
             raise BrokenPoolError(f"the process pool is broken: {self._broken}") from self._broken
-        scope = ShareScope()
-        try:
-            fn_bytes = _serialize.dumps_function(job.fn, scope)
-        except BaseException:
-            scope.close()
-            raise
         with self._state_lock:
-            self._jobs[job.id] = _JobState(fn_bytes, scope)
+            shipped = job.key in self._functions
+        if not shipped:
+            scope = ShareScope()
+            try:
+                fn_bytes = _serialize.dumps_function(job.fn, scope)
+            except BaseException:
+                scope.close()
+                raise
+        with self._state_lock:
+            if not shipped:
+                self._functions[job.key] = _Function(fn_bytes, scope)
+                self._released.discard(job.key)
+            self._jobs[job.id] = ShareScope()
             if self._manager is None:
                 self._manager = threading.Thread(
                     target=self._manage, name="parlearn-process-manager", daemon=True
@@ -175,20 +185,19 @@ class ProcessesBackend(Backend):
 
     def submit(self, job: Job, chunk: Chunk) -> Future[ChunkOutcome]:
         self._check_open()
-        state = self._jobs[job.id]
-        payload = _serialize.dumps_items(chunk.items, chunk.indices, state.scope)
+        payload = _serialize.dumps_items(chunk.items, chunk.indices, self._jobs[job.id])
         future: Future[ChunkOutcome] = Future()
         with self._state_lock:
             if self._broken is not None:
                 raise BrokenPoolError(f"the process pool is broken: {self._broken}")
-            self._queue.append(_Pending(job.id, chunk, payload, job.timeout, future))
+            self._queue.append(_Pending(job.id, job.key, chunk, payload, job.timeout, future))
         self._wake()
         return future
 
     def end_job(self, job: Job, *, aborted: bool) -> None:
         with self._state_lock:
-            state = self._jobs.pop(job.id, None)
-            self._ended_jobs.add(job.id)
+            scope = self._jobs.pop(job.id, None)
+            function = None if job.resident else self._forget_function(job.key)
             if aborted:
                 kept = deque(p for p in self._queue if p.job_id != job.id)
                 for p in self._queue:
@@ -207,9 +216,26 @@ class ProcessesBackend(Backend):
                     if remaining <= 0:
                         break
                     self._reaped.wait(remaining)
-        if state is not None:
-            state.scope.close()
-        self._wake()
+        if scope is not None:
+            scope.close()
+        if function is not None:
+            function.scope.close()
+        if function is not None or aborted:
+            self._wake()  # the manager tells idle workers to forget, and refills
+
+    def release(self, fn_key: int) -> None:
+        with self._state_lock:
+            function = self._forget_function(fn_key)
+        if function is not None:
+            function.scope.close()
+            self._wake()
+
+    def _forget_function(self, fn_key: int) -> _Function | None:
+        """Drop a function here and note that workers holding it must drop it (lock held)."""
+        function = self._functions.pop(fn_key, None)
+        if function is not None:
+            self._released.add(fn_key)
+        return function
 
     def close(self) -> None:
         if self._closed:
@@ -222,9 +248,11 @@ class ProcessesBackend(Backend):
             for p in self._queue:
                 p.future.cancel()
             self._queue.clear()
-            for state in self._jobs.values():
-                state.scope.close()
+            scopes = [*self._jobs.values(), *(f.scope for f in self._functions.values())]
             self._jobs.clear()
+            self._functions.clear()
+        for scope in scopes:
+            scope.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -282,7 +310,7 @@ class ProcessesBackend(Backend):
     def _dispatch(self) -> None:
         with self._state_lock:
             unlinked, self._unlinked_seen = unlinked_after(self._unlinked_seen)
-            if self._ended_jobs or unlinked:
+            if self._released or unlinked:
                 self._tell_to_forget(unlinked)
             while self._queue:
                 idle = next((w for w in self._workers if not w.assigned), None)
@@ -295,15 +323,15 @@ class ProcessesBackend(Backend):
                 pending = self._queue.popleft()
                 if not pending.future.set_running_or_notify_cancel():
                     continue
-                state = self._jobs.get(pending.job_id)
-                if state is None:  # the job ended while this chunk waited
-                    pending.future.cancel()
+                function = self._functions.get(pending.fn_key)
+                if function is None or pending.job_id not in self._jobs:
+                    pending.future.cancel()  # the job ended while this chunk waited
                     continue
-                fn_bytes = None if pending.job_id in idle.known_jobs else state.fn_bytes
-                idle.known_jobs.add(pending.job_id)
+                fn_bytes = None if pending.fn_key in idle.known_fns else function.fn_bytes
+                idle.known_fns.add(pending.fn_key)
                 idle.assigned.append(pending)
                 message = (
-                    pending.job_id,
+                    pending.fn_key,
                     fn_bytes,
                     pending.timeout,
                     pending.chunk.id,
@@ -314,16 +342,16 @@ class ProcessesBackend(Backend):
                     idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
     def _tell_to_forget(self, unlinked: list[str]) -> None:
-        """Idle workers drop functions of ended jobs; every worker drops mappings of unlinked
+        """Idle workers drop released functions; every worker drops mappings of unlinked
         segments (after the chunks already in its pipe)."""
         for w in self._workers:
-            ended = w.known_jobs & self._ended_jobs if w.pending is None else set()
+            ended = w.known_fns & self._released if w.pending is None else set()
             if ended or unlinked:
-                w.known_jobs -= ended
+                w.known_fns -= ended
                 with contextlib.suppress(OSError):
                     w.conn.send_bytes(pickle.dumps(("forget", sorted(ended), unlinked)))
-        known = set().union(*(w.known_jobs for w in self._workers)) if self._workers else set()
-        self._ended_jobs &= known  # keep only what a busy worker still has to hear
+        known = set().union(*(w.known_fns for w in self._workers)) if self._workers else set()
+        self._released &= known  # keep only what a busy worker still has to hear
 
     def _spawn(self) -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)

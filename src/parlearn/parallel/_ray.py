@@ -2,9 +2,9 @@
 
 Connects to the cluster named by ``RAY_ADDRESS`` or an already initialised Ray; otherwise starts
 a local Ray with ``workers`` CPUs (and shuts it down on close). The function is put in the
-object store once per job; each chunk is one Ray task with retries off, so a crash is reported
-instead of silently re-run. Arrays travel through Ray's object store (zero-copy reads);
-``SharedArray`` pickles as a plain array there.
+object store once per job (once in all for a resident function); each chunk is one Ray task
+with retries off, so a crash is reported instead of silently re-run. Arrays travel through
+Ray's object store (zero-copy reads); ``SharedArray`` pickles as a plain array there.
 
 Timeouts: inside a Ray worker an alarm interrupts an item that runs past ``timeout`` (Python
 code; a call blocked in C finishes first).
@@ -59,12 +59,16 @@ class RayBackend(Backend):
     def start_job(self, job: Job) -> None:
         super().start_job(job)
         with self._state_lock:
-            self._fn_refs[job.id] = ray.put(job.fn)
+            shipped = job.key in self._fn_refs
+        ref = None if shipped else ray.put(job.fn)
+        with self._state_lock:
+            if ref is not None:
+                self._fn_refs[job.key] = ref
             self._refs[job.id] = set()
 
     def submit(self, job: Job, chunk: Chunk) -> Future[ChunkOutcome]:
         self._check_open()
-        ref = self._remote.remote(self._fn_refs[job.id], chunk.items, job.timeout)
+        ref = self._remote.remote(self._fn_refs[job.key], chunk.items, job.timeout)
         with self._state_lock:
             self._refs[job.id].add(ref)
         result: Future[ChunkOutcome] = Future()
@@ -85,12 +89,17 @@ class RayBackend(Backend):
 
     def end_job(self, job: Job, *, aborted: bool) -> None:
         with self._state_lock:
-            self._fn_refs.pop(job.id, None)
+            if not job.resident:
+                self._fn_refs.pop(job.key, None)
             refs = self._refs.pop(job.id, set())
         if aborted:
             for ref in refs:
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
+
+    def release(self, fn_key: int) -> None:
+        with self._state_lock:
+            self._fn_refs.pop(fn_key, None)
 
     def close(self) -> None:
         if self._closed:

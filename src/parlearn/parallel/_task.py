@@ -23,11 +23,21 @@ __all__ = ["Chunk", "ChunkOutcome", "Job", "RemoteTraceback", "TaskFailure", "ru
 
 @dataclass(frozen=True)
 class Job:
-    """One ``map`` call: the function and the per-item settings every chunk shares."""
+    """One ``map`` call: the function and the per-item settings every chunk shares.
+
+    ``fn_key`` names the function where backends keep it (a process worker's cache, Ray's
+    object store): a job's own id, or the key of a resident function (``Pool.resident``) that
+    many calls share. A resident function outlives its jobs until ``Backend.release``."""
 
     id: int
     fn: Callable[[Any], Any]
     timeout: float | None = None
+    fn_key: int = -1  # -1: the job's own id
+    resident: bool = False
+
+    @property
+    def key(self) -> int:
+        return self.id if self.fn_key < 0 else self.fn_key
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 Messages (pickled) on the worker's own duplex pipe::
 
-    parent → worker   (job_id, fn_bytes | None, timeout, chunk_id, items_bytes)
-                      ("forget", [job_id, ...], [segment, ...]): those jobs ended and those
-                      shared-memory segments were unlinked: drop the functions and mappings
+    parent → worker   (fn_key, fn_bytes | None, timeout, chunk_id, items_bytes): fn_bytes the
+                      first time this worker meets the function, None after
+                      ("forget", [fn_key, ...], [segment, ...]): those functions were released
+                      (their job ended) and those shared-memory segments were unlinked: drop
+                      the functions and mappings
                       None: stop
     worker → parent   (chunk_id, values_bytes | None, failures, retry_positions, seconds)
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 import pickle
 import signal
 import time
-from collections import OrderedDict
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,9 +33,6 @@ __all__ = ["decode_outcome", "encode_outcome", "worker_main"]
 
 # Written in the slot's position while a chunk runs without per-item tracking.
 UNTRACKED = -2
-# Functions of recent jobs kept in a worker, so a pool shared by interleaved jobs does not ship
-# a function again for every chunk.
-KEEP_JOBS = 4
 
 
 def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
@@ -45,7 +43,9 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
         from threadpoolctl import threadpool_limits
 
         limiter = threadpool_limits(limits=blas_threads)
-    functions: OrderedDict[int, Any] = OrderedDict()
+    # The parent decides what is kept (it tracks what each worker knows): a function stays
+    # until a "forget" names it, so interleaved jobs and resident functions never go missing.
+    functions: dict[int, Any] = {}
 
     def enter(position: int) -> None:
         slot[1] = time.monotonic_ns()  # start first: a reader that sees the position sees it
@@ -63,17 +63,15 @@ def worker_main(conn: Connection, slot: Any, blas_threads: int | None) -> None:
             # Release what ended jobs held (closures over big arrays) and mappings of unlinked
             # segments, so an idle worker keeps no dead memory alive. Mappings of live segments
             # stay: the next job reading the same data (a federated round) maps nothing again.
-            for ended in request[1]:
-                functions.pop(ended, None)
+            for released in request[1]:
+                functions.pop(released, None)
             forget_attached(request[2])
             continue
-        job_id, fn_bytes, timeout, chunk_id, items_bytes = request
+        fn_key, fn_bytes, timeout, chunk_id, items_bytes = request
         try:
             if fn_bytes is not None:
-                functions[job_id] = _serialize.loads(fn_bytes)
-                while len(functions) > KEEP_JOBS:
-                    functions.popitem(last=False)
-            fn = functions[job_id]
+                functions[fn_key] = _serialize.loads(fn_bytes)
+            fn = functions[fn_key]
             items = _serialize.loads(items_bytes)
         except BaseException as exc:
             # Unpickling failed here (a module missing in the worker, say): every item fails.
