@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from parlearn import __version__
+from parlearn._bench_cli import bench_app
 from parlearn._federate_cli import federate_command
 from parlearn.errors import ParlearnError
 
@@ -211,6 +212,11 @@ def _verdict(backend: str, speedup: float, *, limit: int) -> str:
 # --------------------------------------------------------------------------- federate
 
 app.command("federate")(federate_command)
+
+
+# --------------------------------------------------------------------------- bench
+
+app.add_typer(bench_app, name="bench")
 
 
 # --------------------------------------------------------------------------- entry point
