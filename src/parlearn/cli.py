@@ -23,6 +23,7 @@ from rich.table import Table
 from parlearn import __version__
 from parlearn._bench_cli import bench_app
 from parlearn._federate_cli import federate_command
+from parlearn._serve_cli import serve_command
 from parlearn.errors import ParlearnError
 
 __all__ = ["app", "burn", "main"]
@@ -212,6 +213,11 @@ def _verdict(backend: str, speedup: float, *, limit: int) -> str:
 # --------------------------------------------------------------------------- federate
 
 app.command("federate")(federate_command)
+
+
+# --------------------------------------------------------------------------- serve
+
+app.command("serve")(serve_command)
 
 
 # --------------------------------------------------------------------------- bench
