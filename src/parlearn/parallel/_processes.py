@@ -151,6 +151,7 @@ class ProcessesBackend(Backend):
         self._jobs: dict[int, ShareScope] = {}  # per call: where its large items were shared
         self._chunk_ids = itertools.count()
         self._wake_r, self._wake_w = os.pipe()
+        self._wake_pending = False  # a wake-up byte is in the pipe, not yet read
         self._manager: threading.Thread | None = None
         self._broken: BaseException | None = None
         self._reaped = threading.Condition(self._state_lock)
@@ -262,6 +263,11 @@ class ProcessesBackend(Backend):
             return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def _wake(self) -> None:
+        # One byte in the pipe is enough: the manager dispatches everything queued when it
+        # wakes, so a burst of submits costs one write and one wake-up, not one per chunk.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"\0")
 
@@ -285,6 +291,7 @@ class ProcessesBackend(Backend):
                     )
                 ready = wait(waitables, timeout=WATCH_INTERVAL if watching else None)
                 if self._wake_r in ready:
+                    self._wake_pending = False  # before reading: a later _wake writes again
                     os.read(self._wake_r, 4096)
                 received = []
                 for w in list(self._workers):
