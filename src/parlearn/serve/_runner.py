@@ -116,8 +116,12 @@ def serve(config: ServeConfig) -> None:
         os.environ[name] = str(config.threads)
     metrics_dir = tempfile.mkdtemp(prefix="parlearn-serve-metrics-")
     os.environ[MULTIPROC_ENV] = metrics_dir
+    master = os.getpid()
     try:
         GunicornServer(config, sources).run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        os.environ.pop(MULTIPROC_ENV, None)
+        # Workers are forked inside run() and leave it through this block too (gunicorn
+        # ends them with SystemExit): only the master may remove the folder.
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
