@@ -212,10 +212,14 @@ def _describe_urllib3(exc: u3.HTTPError, timeout: float) -> tuple[str, bool]:
 
 
 def _os_reason(exc: BaseException) -> str:
+    """The operating system's words for a failed connection ("connection refused"), the same
+    whichever library raised it."""
     inner: BaseException | None = exc
     while inner is not None:
-        if isinstance(inner, OSError) and inner.strerror:
-            return inner.strerror.lower()
+        os_error = getattr(inner, "os_error", None)  # aiohttp keeps the OSError here
+        for candidate in (os_error, inner):
+            if isinstance(candidate, OSError) and candidate.errno:
+                return os.strerror(candidate.errno).lower()
         inner = inner.__cause__ or inner.__context__
     text = str(exc)
     return text.split(": ", 1)[-1] if ": " in text else text

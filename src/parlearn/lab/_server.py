@@ -18,8 +18,10 @@ fixed pseudo-random bytes), so every client model must get the same bytes back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
+from collections.abc import AsyncIterator
 from types import TracebackType
 
 from aiohttp import web
@@ -50,6 +52,8 @@ class LocalServer:
         self.payload = payload
         self.host = host
         self.requests = 0  # answered so far
+        self.in_flight = 0  # being answered now
+        self.peak_in_flight = 0  # the most answered at once: how much concurrency clients got
         self._body = random.Random(0).randbytes(payload)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -131,12 +135,12 @@ class LocalServer:
         app = web.Application()
         app.router.add_get("/item/{item}", self._item)
         app.router.add_get("/status/{code}", self._status)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
+        )
         await runner.setup()
         try:
-            site = web.TCPSite(
-                runner, self.host, 0, backlog=BACKLOG, shutdown_timeout=SHUTDOWN_SECONDS
-            )
+            site = web.TCPSite(runner, self.host, 0, backlog=BACKLOG)
             await site.start()
             self._port = int(runner.addresses[0][1])
             ready.set()
@@ -144,19 +148,30 @@ class LocalServer:
         finally:
             await runner.cleanup()
 
+    @contextlib.asynccontextmanager
+    async def _counted(self) -> AsyncIterator[None]:
+        # Only the server's event loop touches the counters: no lock needed.
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.requests += 1
+
     async def _item(self, request: web.Request) -> web.Response:
         try:
             item = int(request.match_info["item"])
         except ValueError:
             raise web.HTTPNotFound() from None
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        self.requests += 1
+        async with self._counted():
+            if self.latency:
+                await asyncio.sleep(self.latency)
         return web.Response(body=self.body(item), content_type="application/octet-stream")
 
     async def _status(self, request: web.Request) -> web.Response:
         code = int(request.match_info["code"]) if request.match_info["code"].isdigit() else 400
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        self.requests += 1
+        async with self._counted():
+            if self.latency:
+                await asyncio.sleep(self.latency)
         return web.Response(status=code if 200 <= code < 600 else 400, text=f"status {code}\n")

@@ -114,7 +114,8 @@ def fit_amdahl(workers: Sequence[int], speedups: Sequence[float]) -> AmdahlFit:
     a = s * (1.0 - 1.0 / n)
     b = 1.0 - s / n
     parallel = n > 1
-    solution = lsq_linear(a[parallel, None], b[parallel], bounds=(0.0, 1.0))
+    # BVLS: an active-set method, exact on the bounds (no 1e-11 where the answer is 0).
+    solution = lsq_linear(a[parallel, None], b[parallel], bounds=(0.0, 1.0), method="bvls")
     fraction = float(np.clip(solution.x[0], 0.0, 1.0))
     residuals = a[parallel] * fraction - b[parallel]
     return AmdahlFit(

@@ -6,7 +6,6 @@ matplotlib is imported only by :func:`plot_reports`.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,10 +117,15 @@ def _sweep_table(report: BenchReport) -> Table:
                 f"{fit.serial_fraction:.1%}",
                 "exact" if fit.exact else f"{fit.rms_error:.1%}",
                 predicted,
-                "none" if math.isinf(fit.ceiling) else format_speedup(fit.ceiling),
+                _ceiling(fit.ceiling),
             ]
         table.add_row(mode.mode, *cells, *tail)
     return table
+
+
+def _ceiling(value: float) -> str:
+    # Past 1000x the serial fraction is below 0.1%: within the noise of a few repeats.
+    return "> 1000x" if value > 1000 else format_speedup(value)
 
 
 def _warnings(report: BenchReport) -> list[str]:
@@ -154,8 +158,8 @@ def amdahl_notes(report: BenchReport) -> list[str]:
     if fit is None:
         return []
     unit = "cores" if mode.mode == "processes" else "workers"
-    if math.isinf(fit.ceiling):
-        ceiling = "no ceiling in sight"
+    if fit.ceiling > 1000:
+        ceiling = f"no ceiling in sight (above 1000x) however many {unit}"
     else:
         ceiling = f"at most {format_speedup(fit.ceiling)} however many {unit}"
     predicted = ", ".join(f"{n} {unit}: {format_speedup(v)}" for n, v in mode.predictions().items())
@@ -182,7 +186,7 @@ def amdahl_notes(report: BenchReport) -> list[str]:
                 f"workers to {e1:.1%} at {n1} (Karp-Flatt): an overhead that grows with the "
                 "workers, so the ceiling is optimistic"
             )
-    if mode.mode != "processes":
+    if mode.mode != "processes" and report.recommendation.bound == "I/O-bound":
         notes.append(
             f"for {mode.mode}, a worker is one operation in flight, not a core; and no more "
             f"than the {len(report.workload.items)} items can be in flight at once"
