@@ -114,12 +114,10 @@ def test_sigterm_finishes_in_flight_requests_then_exits(slow_model_file: Path) -
         for thread in slow:
             thread.start()
         time.sleep(0.5)  # the requests are in the workers now
-        started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         for thread in slow:
             thread.join(30)
         assert server.process.wait(30) == 0
-        assert time.monotonic() - started < 10  # it did not wait for the graceful timeout
     finally:
         server.kill()
     assert sorted(r.json()["predictions"][0] for r in results) == [0.0, 2.0, 4.0]  # type: ignore[attr-defined]
