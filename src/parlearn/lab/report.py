@@ -207,6 +207,7 @@ def plot_reports(reports: Sequence[BenchReport], path: str | os.PathLike[str]) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib import ticker
 
     out = Path(path)
     fig, axes = plt.subplots(
@@ -220,6 +221,8 @@ def plot_reports(reports: Sequence[BenchReport], path: str | os.PathLike[str]) -
             _plot_mode(ax, mode, x)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("workers (threads, operations in flight, or processes)")
         ax.set_ylabel("speedup over the sequential run")
         ax.set_title(f"{report.workload.description}\n{report.recommendation.summary}", fontsize=9)
