@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # Touched after a successful install: the venv is rebuilt only when pyproject.toml changes
 # (the package is installed editable, so source edits need no reinstall).
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,bench,ray,federated,lab,serve
+EXTRAS := dev,bench,ray,federated,lab,serve,optimize
 # Extra arguments for `make demo`, e.g. make demo DEMO_ARGS='--rounds 5'.
 DEMO_ARGS ?=
 
@@ -44,7 +44,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -m 'not slow'
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 

@@ -24,6 +24,7 @@ from parlearn import __version__
 from parlearn._bench_cli import bench_app
 from parlearn._federate_cli import federate_command
 from parlearn._serve_cli import serve_command
+from parlearn._solve_cli import solve_command
 from parlearn.errors import ParlearnError
 
 __all__ = ["app", "burn", "main"]
@@ -218,6 +219,11 @@ app.command("federate")(federate_command)
 # --------------------------------------------------------------------------- serve
 
 app.command("serve")(serve_command)
+
+
+# --------------------------------------------------------------------------- solve
+
+app.command("solve")(solve_command)
 
 
 # --------------------------------------------------------------------------- bench

@@ -109,11 +109,11 @@ class VariableArray:
 
     @property
     def lower(self) -> FloatArray:
-        return self.model._columns.lower(self.indices)
+        return np.asarray(self.model._columns.lower(self.indices), np.float64)
 
     @property
     def upper(self) -> FloatArray:
-        return self.model._columns.upper(self.indices)
+        return np.asarray(self.model._columns.upper(self.indices), np.float64)
 
     @property
     def names(self) -> list[str]:
@@ -155,47 +155,47 @@ class VariableArray:
         return self.to_expressions().sum(axis)
 
     def dot(self, other: Any) -> Any:
-        return self.to_expressions() @ other
+        return self.to_expressions().__matmul__(other)
 
     # Everything else is the expression array's.
     def __add__(self, other: Any) -> ExpressionArray:
-        return self.to_expressions() + other
+        return self.to_expressions().__add__(other)
 
     def __radd__(self, other: Any) -> ExpressionArray:
-        return self.to_expressions() + other
+        return self.to_expressions().__add__(other)
 
     def __sub__(self, other: Any) -> ExpressionArray:
-        return self.to_expressions() - other
+        return self.to_expressions().__sub__(other)
 
     def __rsub__(self, other: Any) -> ExpressionArray:
-        return other - self.to_expressions()  # type: ignore[no-any-return]
+        return self.to_expressions().__rsub__(other)
 
     def __mul__(self, other: Any) -> ExpressionArray:
-        return self.to_expressions() * other
+        return self.to_expressions().__mul__(other)
 
     def __rmul__(self, other: Any) -> ExpressionArray:
-        return self.to_expressions() * other
+        return self.to_expressions().__mul__(other)
 
     def __truediv__(self, other: Any) -> ExpressionArray:
-        return self.to_expressions() / other
+        return self.to_expressions().__truediv__(other)
 
     def __neg__(self) -> ExpressionArray:
         return -self.to_expressions()
 
     def __matmul__(self, other: Any) -> Any:
-        return self.to_expressions() @ other
+        return self.to_expressions().__matmul__(other)
 
     def __rmatmul__(self, other: Any) -> Any:
         return self.to_expressions().__rmatmul__(other)
 
     def __le__(self, other: Any) -> ConstraintArray:
-        return self.to_expressions() <= other
+        return self.to_expressions().__le__(other)
 
     def __ge__(self, other: Any) -> ConstraintArray:
-        return self.to_expressions() >= other
+        return self.to_expressions().__ge__(other)
 
     def __eq__(self, other: Any) -> ConstraintArray:  # type: ignore[override]
-        return self.to_expressions() == other
+        return self.to_expressions().__eq__(other)
 
 
 class ExpressionArray:
@@ -418,7 +418,7 @@ class ExpressionArray:
     def _relation(self, other: Any, lower: bool, upper: bool) -> ConstraintArray:
         rhs = self._coerce(other)
         if rhs is None:
-            return NotImplemented
+            return NotImplemented  # type: ignore[no-any-return]
         diff = self - rhs
         bound = -diff.constant
         body = ExpressionArray(self.model, diff.matrix, np.zeros(self.size), self.shape)

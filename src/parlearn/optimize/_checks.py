@@ -70,9 +70,12 @@ class _MpsChecker:
                 f"unknown section {words[0]!r}; expected one of NAME, ROWS, COLUMNS, RHS, "
                 "RANGES, BOUNDS, ENDATA (a data line must start with a blank)"
             )
-        if name in ("OBJSENSE", "OBJSENS") and len(words) > 1:
-            if words[1].upper() not in ("MAX", "MAXIMIZE", "MIN", "MINIMIZE"):
-                return number, f"OBJSENSE must be MAX or MIN, got {words[1]!r}"
+        if (
+            name in ("OBJSENSE", "OBJSENS")
+            and len(words) > 1
+            and (words[1].upper() not in ("MAX", "MAXIMIZE", "MIN", "MINIMIZE"))
+        ):
+            return number, f"OBJSENSE must be MAX or MIN, got {words[1]!r}"
         self.section = name
         return None
 
@@ -138,7 +141,10 @@ class _MpsChecker:
         if problem is None and what == "RANGES":
             for row in pairs[::2]:
                 if self.rows[row] == "N":
-                    return number, f"RANGES names the objective row {row!r}; ranges apply to L, G, E rows"
+                    return (
+                        number,
+                        f"RANGES names the objective row {row!r}; ranges apply to L, G, E rows",
+                    )
         return problem
 
     def _ranges(self, number: int, fields: list[str]) -> Problem | None:
@@ -169,7 +175,10 @@ class _MpsChecker:
                 f"{len(fields)} fields"
             )
         if column not in self.columns:
-            return number, f"BOUNDS names column {column!r}, which the COLUMNS section does not define"
+            return (
+                number,
+                f"BOUNDS names column {column!r}, which the COLUMNS section does not define",
+            )
         return None
 
 
@@ -181,9 +190,7 @@ def check_mps(path: str | Path) -> Problem | None:
         last = number
         if not line.strip() or line.lstrip().startswith("*"):
             continue
-        problem = (
-            checker.data(number, line) if line[0] in " \t" else checker.header(number, line)
-        )
+        problem = checker.data(number, line) if line[0] in " \t" else checker.header(number, line)
         if problem is not None:
             return problem
     if "ROWS" not in checker.section and not checker.rows:
@@ -236,7 +243,11 @@ def _check_statements(tokens: list[tuple[int, str, str]], constraints: bool) -> 
         label = ""
         if i + 1 < n and tokens[i][1] == "name" and tokens[i + 1][1] == "colon":
             label, i = tokens[i][2], i + 2
-        where = f"constraint {label!r}" if label else ("a constraint" if constraints else "the objective")
+        where = (
+            f"constraint {label!r}"
+            if label
+            else ("a constraint" if constraints else "the objective")
+        )
         expect_term = True
         ops = 0
         while i < n:
@@ -267,7 +278,9 @@ def _check_statements(tokens: list[tuple[int, str, str]], constraints: bool) -> 
                 expect_term = True
             elif kind in ("num", "inf"):
                 if i + 1 < n and tokens[i + 1][1] in ("num",):
-                    return tokens[i + 1][0], f"two numbers in a row in {where}: missing '*' term or sign?"
+                    return tokens[i + 1][
+                        0
+                    ], f"two numbers in a row in {where}: missing '*' term or sign?"
                 expect_term = True
             elif kind == "name":
                 if not expect_term and i + 1 < n and tokens[i + 1][1] == "colon":
@@ -329,9 +342,7 @@ def check_lp(path: str | Path) -> Problem | None:
             seen_end = new_section == "end"
             continue
         if section is None:
-            return number, (
-                f"expected 'minimize' or 'maximize' first, got {line.strip()!r}"
-            )
+            return number, (f"expected 'minimize' or 'maximize' first, got {line.strip()!r}")
         if seen_end:
             return number, "text after 'end'"
         tokens = list(_tokens(number, line))
@@ -344,7 +355,10 @@ def check_lp(path: str | Path) -> Problem | None:
         elif section == "integers":
             for ln, kind, text in tokens:
                 if kind != "name":
-                    return ln, f"{text!r} is not a variable name (integer and binary sections list names)"
+                    return (
+                        ln,
+                        f"{text!r} is not a variable name (integer and binary sections list names)",
+                    )
     problem = finish(section)
     if problem:
         return problem

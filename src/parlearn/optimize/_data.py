@@ -141,9 +141,9 @@ def _prepare(text: str, dims: Mapping[str, int]) -> tuple[str, list[tuple[int, s
         # amply's grammar reads "san-diego" as a broken number: quote such words.
         quoted = statement
         for start, token in reversed(tokens):
-            if token[0] not in "'\"" and not _SAFE_WORD.match(token) and _PLAIN.match(token):
-                if token not in (":=",) and not _is_value(token):
-                    quoted = quoted[:start] + f"'{token}'" + quoted[start + len(token) :]
+            awkward = not _SAFE_WORD.match(token) and _PLAIN.match(token)
+            if token[0] not in "'\"" and awkward and not _is_value(token):
+                quoted = quoted[:start] + f"'{token}'" + quoted[start + len(token) :]
         lead = len(quoted) - len(quoted.lstrip())
         prepared.append((offset + lead, quoted[:lead] + added + quoted[lead:] + ";"))
     return text, prepared
@@ -185,8 +185,8 @@ def _param_declarations(words: list[str], declared: set[str], dims: Mapping[str,
         return _declaration("param", name, 2)  # a table: rows x columns
     if len(plain_body) <= 1:
         return ""  # a scalar
-    inferred = _infer_dims(plain_body, 1)
-    return _declaration("param", name, inferred) if inferred else ""
+    list_dims = _infer_dims(plain_body, 1)
+    return _declaration("param", name, list_dims) if list_dims else ""
 
 
 def _key(value: Any) -> Any:

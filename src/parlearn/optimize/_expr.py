@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,14 +31,10 @@ __all__ = ["Constraint", "LinearExpression", "Variable", "as_expression", "quick
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-Scalar = Union[int, float, np.integer[Any], np.floating[Any]]
-Operand = Union["Variable", "LinearExpression", int, float]
 
 
 def is_scalar(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def _check_finite(value: float, what: str) -> float:
@@ -89,25 +85,25 @@ class Variable:
 
     # Arithmetic and comparisons go through LinearExpression.
     def __add__(self, other: Any) -> LinearExpression:
-        return self.to_expression() + other
+        return self.to_expression().__add__(other)
 
     def __radd__(self, other: Any) -> LinearExpression:
-        return self.to_expression() + other
+        return self.to_expression().__add__(other)
 
     def __sub__(self, other: Any) -> LinearExpression:
-        return self.to_expression() - other
+        return self.to_expression().__sub__(other)
 
     def __rsub__(self, other: Any) -> LinearExpression:
-        return other - self.to_expression()  # type: ignore[no-any-return]
+        return self.to_expression().__rsub__(other)
 
     def __mul__(self, other: Any) -> LinearExpression:
-        return self.to_expression() * other
+        return self.to_expression().__mul__(other)
 
     def __rmul__(self, other: Any) -> LinearExpression:
-        return self.to_expression() * other
+        return self.to_expression().__mul__(other)
 
     def __truediv__(self, other: Any) -> LinearExpression:
-        return self.to_expression() / other
+        return self.to_expression().__truediv__(other)
 
     def __neg__(self) -> LinearExpression:
         return -self.to_expression()
@@ -116,13 +112,13 @@ class Variable:
         return self.to_expression()
 
     def __le__(self, other: Any) -> Constraint:
-        return self.to_expression() <= other
+        return self.to_expression().__le__(other)
 
     def __ge__(self, other: Any) -> Constraint:
-        return self.to_expression() >= other
+        return self.to_expression().__ge__(other)
 
     def __eq__(self, other: Any) -> Constraint:  # type: ignore[override]
-        return self.to_expression() == other
+        return self.to_expression().__eq__(other)
 
 
 class LinearExpression:
@@ -171,7 +167,10 @@ class LinearExpression:
         if self.model is None:
             return f"LinearExpression({self.constant:g})"
         columns, coefs = self.simplified()
-        shown = [f"{c:+g}*{self.model._columns.name(int(j))}" for j, c in zip(columns[:6], coefs)]
+        shown = [
+            f"{c:+g}*{self.model._columns.name(int(j))}"
+            for j, c in zip(columns[:6], coefs[:6], strict=True)
+        ]
         more = " ..." if len(columns) > 6 else ""
         const = f" {self.constant:+g}" if self.constant else ""
         return f"LinearExpression({' '.join(shown)}{more}{const})"
@@ -250,13 +249,11 @@ class LinearExpression:
     def _relation(self, other: Any, lower: bool, upper: bool) -> Constraint:
         rhs = as_expression(other)
         if rhs is None:
-            return NotImplemented
+            return NotImplemented  # type: ignore[no-any-return]
         diff = self - rhs  # diff (sense) 0
         bound = -diff.constant
         body = LinearExpression(diff.model, diff.indices, diff.coefficients, 0.0, checked=True)
-        return Constraint(
-            body, bound if lower else -math.inf, bound if upper else math.inf
-        )
+        return Constraint(body, bound if lower else -math.inf, bound if upper else math.inf)
 
     def __le__(self, other: Any) -> Constraint:
         return self._relation(other, lower=False, upper=True)

@@ -115,7 +115,9 @@ def read_model(path: str | Path, *, format: str | None = None) -> Model:
             raise MalformedFileError(path, *problem)
         if status == highspy.HighsStatus.kError:
             reason = "; ".join(e.replace(str(readable), path.name) for e in errors)
-            raise MalformedFileError(path, None, f"HiGHS cannot read it: {reason or 'parser error'}")
+            raise MalformedFileError(
+                path, None, f"HiGHS cannot read it: {reason or 'parser error'}"
+            )
         for warning in warned:
             if "ignor" in warning:  # HiGHS skipped part of the file; notes are not worth one
                 warnings.warn(f"{path}: {warning}", stacklevel=2)

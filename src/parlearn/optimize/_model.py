@@ -432,9 +432,10 @@ class Model:
     ) -> Variable:
         """One variable, ``lower <= x <= upper`` (default ``0 <= x``), optionally integer
         (``binary``: integer in [0, 1])."""
-        return self.add_variables(
+        block = self.add_variables(
             1, name=name, lower=lower, upper=upper, integer=integer, binary=binary, _scalar=True
-        )[0]  # type: ignore[no-any-return]
+        )
+        return Variable(self, int(block.indices[0]))
 
     def add_variables(
         self,
@@ -483,7 +484,9 @@ class Model:
         lo = _bounds(lower, len(indices), "lower")
         hi = _bounds(upper, len(indices), "upper")
         if (lo > hi).any():
-            raise ModelError("a lower bound is above its upper bound; a variable needs lower <= upper")
+            raise ModelError(
+                "a lower bound is above its upper bound; a variable needs lower <= upper"
+            )
         col_lower, col_upper, _ = self._columns.arrays()
         col_lower[indices] = lo
         col_upper[indices] = hi
@@ -537,12 +540,14 @@ class Model:
         )
         return constraints
 
-    def add_range(
-        self, expression: Any, lower: Any, upper: Any, name: str | None = None
-    ) -> Any:
+    def add_range(self, expression: Any, lower: Any, upper: Any, name: str | None = None) -> Any:
         """``lower <= expression <= upper`` as one row (or one block of rows for an array)."""
         if isinstance(expression, VariableArray | ExpressionArray):
-            body = expression if isinstance(expression, ExpressionArray) else expression.to_expressions()
+            body = (
+                expression
+                if isinstance(expression, ExpressionArray)
+                else expression.to_expressions()
+            )
             shape = body.shape
             lo = np.broadcast_to(np.asarray(lower, np.float64), shape).ravel() - body.constant
             hi = np.broadcast_to(np.asarray(upper, np.float64), shape).ravel() - body.constant
@@ -647,9 +652,7 @@ class Model:
             model._columns.names.add_list(start, list(column_names), "variable")
         elif n:
             model._columns.names.add_array(start, (n,), None, "variable")
-        matrix = sp.csr_array(
-            (arrays.value, arrays.index, arrays.start), shape=(m, n)
-        )
+        matrix = sp.csr_array((arrays.value, arrays.index, arrays.start), shape=(m, n))
         row = model._rows.append(
             matrix, np.array(arrays.row_lower, np.float64), np.array(arrays.row_upper, np.float64)
         )

@@ -54,7 +54,9 @@ def from_pulp(problem: Any) -> Model:
     bad = np.flatnonzero(lower > upper)
     if len(bad):
         v = variables[int(bad[0])]
-        raise ModelError(f"PuLP variable {v.name!r} has lowBound {v.lowBound} > upBound {v.upBound}")
+        raise ModelError(
+            f"PuLP variable {v.name!r} has lowBound {v.lowBound} > upBound {v.upBound}"
+        )
 
     row_names, row_lower, row_upper = [], [], []
     indptr, indices, data = [0], [], []
@@ -65,11 +67,14 @@ def from_pulp(problem: Any) -> Model:
         indptr.append(len(indices))
         rhs = -float(constraint.constant)  # PuLP keeps "expr + constant  sense  0"
         if constraint.sense == pulp.LpConstraintLE:
-            row_lower.append(-math.inf), row_upper.append(rhs)
+            row_lower.append(-math.inf)
+            row_upper.append(rhs)
         elif constraint.sense == pulp.LpConstraintGE:
-            row_lower.append(rhs), row_upper.append(math.inf)
+            row_lower.append(rhs)
+            row_upper.append(math.inf)
         else:
-            row_lower.append(rhs), row_upper.append(rhs)
+            row_lower.append(rhs)
+            row_upper.append(rhs)
         row_names.append(name)
     rows = sp.csr_array(
         (np.array(data, np.float64), np.array(indices, np.int64), np.array(indptr, np.int64)),

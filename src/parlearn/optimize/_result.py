@@ -235,7 +235,9 @@ class Result:
             out["scenario"] = self.scenario
         if self.values is not None:
             if all_variables:
-                names = self.names.columns if self.names else [f"x{j}" for j in range(len(self.values))]
+                names = (
+                    self.names.columns if self.names else [f"x{j}" for j in range(len(self.values))]
+                )
                 out["variables"] = dict(zip(names, map(float, self.values), strict=True))
             else:
                 out["variables"] = self.nonzero()

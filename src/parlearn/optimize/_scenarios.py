@@ -127,7 +127,8 @@ def _changes(scenario: Scenario | Mapping[str, Any], model: Model, base: ModelAr
     cost_idx, cost_val = [], []
     for target, value in scenario.cost.items():
         idx = _columns_of(target, model, "cost")
-        cost_idx.append(idx), cost_val.append(_values(value, len(idx), "cost"))
+        cost_idx.append(idx)
+        cost_val.append(_values(value, len(idx), "cost"))
     col_lower, col_upper = base.col_lower.copy(), base.col_upper.copy()
     touched_cols: list[IntArray] = []
     for name, store in (("lower", col_lower), ("upper", col_upper)):
@@ -158,7 +159,10 @@ def _changes(scenario: Scenario | Mapping[str, Any], model: Model, base: ModelAr
             touched_rows.append(rows)
     cols = np.unique(np.concatenate(touched_cols)) if touched_cols else np.empty(0, np.int64)
     rows_all = np.unique(np.concatenate(touched_rows)) if touched_rows else np.empty(0, np.int64)
-    for kind, lo, hi, idx in (("variable", col_lower, col_upper, cols), ("row", row_lower, row_upper, rows_all)):
+    for kind, lo, hi, idx in (
+        ("variable", col_lower, col_upper, cols),
+        ("row", row_lower, row_upper, rows_all),
+    ):
         bad = idx[lo[idx] > hi[idx]]
         if len(bad):
             raise ModelError(f"the scenario gives {kind} {int(bad[0])} a lower bound above its upper bound")  # fmt: skip

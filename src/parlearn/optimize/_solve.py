@@ -179,9 +179,7 @@ class HighsSolver:
         is_mip = arrays.is_mip
         message = MESSAGES[status]
         if status is Status.ERROR:
-            message = (
-                f"HiGHS stopped with model status {highs.modelStatusToString(highs.getModelStatus())!r}"
-            )
+            message = f"HiGHS stopped with model status {highs.modelStatusToString(highs.getModelStatus())!r}"
         has_solution = info.primal_solution_status == _FEASIBLE and status not in (
             Status.INFEASIBLE,
             Status.UNBOUNDED,
