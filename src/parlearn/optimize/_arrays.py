@@ -73,10 +73,11 @@ class VariableArray:
 
     Index it like a NumPy array (``x[3]``, ``x[:, 2]``, ``x[mask]``): a single element is a
     :class:`Variable`, anything else a ``VariableArray``. Arithmetic gives an
-    :class:`ExpressionArray`; comparisons give a :class:`ConstraintArray`."""
+    :class:`ExpressionArray`; comparisons give a :class:`ConstraintArray`. Hashable by
+    identity, so it can key a ``Scenario``'s dicts."""
 
     __array_ufunc__ = None
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = object.__hash__  # == builds constraints; dict lookups match by identity first
 
     def __init__(self, model: Model, indices: IntArray) -> None:
         self.model = model
@@ -387,9 +388,16 @@ class ExpressionArray:
         if isinstance(other, VariableArray | ExpressionArray | Variable | LinearExpression):
             raise ModelError("a product of two variables is not linear")
         matrix = other if sp.issparse(other) else np.asarray(other, dtype=np.float64)
+        if self.ndim == 2:  # (m, n) @ (n, k) -> (m, k); (n,) @ (n, k) -> (k,)
+            n, k = self.shape
+            left = matrix.reshape(1, -1) if matrix.ndim == 1 else matrix
+            if left.ndim != 2 or left.shape[1] != n:
+                raise ModelError(f"shapes {matrix.shape} and {self.shape} do not align")
+            shape = (k,) if matrix.ndim == 1 else (left.shape[0], k)
+            return self._weighted(sp.kron(sp.csr_array(left), sp.eye(k)), shape)
         if self.ndim != 1:
             raise ModelError(
-                f"A @ x needs a 1-d x, got shape {self.shape}; use x.ravel() (or x.reshape)"
+                f"A @ x needs a 1-d or 2-d x, got shape {self.shape}; use x.reshape first"
             )
         if matrix.ndim == 1:
             return self.__matmul__(matrix)
@@ -444,8 +452,6 @@ class ConstraintArray:
     """``lower <= expressions <= upper``, element by element, from comparing an
     :class:`ExpressionArray`. ``Model.add_constraints`` adds it and sets ``rows`` (an array of
     row indices in this shape), which results use: ``result.dual(constraints)``."""
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, expression: ExpressionArray, lower: FloatArray, upper: FloatArray):
         self.expression = expression
