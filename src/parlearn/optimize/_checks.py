@@ -1,10 +1,10 @@
 """Find the line of a malformed LP or MPS file, and say what is wrong with it.
 
-HiGHS reads the files (``_files.py``); when it refuses one, or warns that it skipped part of
-it, its message names no line ("Parser error reading model.lp"). These checkers walk the file
-once more, in Python, and return the first problem as ``(line number, reason)``, or None when
-they find nothing (then HiGHS's own message is reported). They run only on a failed or warned
-read, so a good file costs nothing extra.
+HiGHS reads the files (``_files.py``), but its messages name no line ("Parser error reading
+model.lp"), and it reads some mistakes silently (``2.x`` as 2, LP text before the first
+section skipped). These checkers walk the file first, in Python, and return the first problem
+as ``(line number, reason)``, or None when they find nothing (then HiGHS reads it, and reports
+what it still refuses).
 
 MPS: sections ``NAME ROWS COLUMNS RHS RANGES BOUNDS ENDATA`` (and ``OBJSENSE``, ``OBJSENSE
 MAX``, ``OBJNAME``), free format (fields split on blanks) with the fixed-format columns
@@ -250,8 +250,14 @@ def _check_statements(tokens: list[tuple[int, str, str]], constraints: bool) -> 
         )
         expect_term = True
         ops = 0
+        seen_name = False
         while i < n:
             ln, kind, text = tokens[i]
+            if kind == "bad" and text == "[":
+                return ln, (
+                    f"quadratic terms ('[ ... ]') in {where}: parlearn.optimize solves linear "
+                    "and mixed-integer linear programs only"
+                )
             if kind == "bad":
                 return ln, f"unexpected character {text!r} in {where}"
             if kind == "colon":
@@ -259,6 +265,12 @@ def _check_statements(tokens: list[tuple[int, str, str]], constraints: bool) -> 
             if kind == "op":
                 if not constraints:
                     return ln, f"the objective cannot hold a comparison {text!r}"
+                if not seen_name:
+                    return ln, (
+                        f"{where} starts with a number and a comparison (a range such as "
+                        "'-2 <= x + y <= 4' has two comparisons); HiGHS's LP reader does not "
+                        "take ranges: write two constraints, or use an MPS file (RANGES)"
+                    )
                 ops += 1
                 i += 1
                 # the right-hand side: [sign] number | inf
@@ -286,6 +298,7 @@ def _check_statements(tokens: list[tuple[int, str, str]], constraints: bool) -> 
                 if not expect_term and i + 1 < n and tokens[i + 1][1] == "colon":
                     break  # the next statement starts
                 expect_term = False
+                seen_name = True
             i += 1
         else:
             if constraints and ops == 0:
