@@ -97,3 +97,12 @@ def test_bad_plans_say_what_to_do() -> None:
         BenchPlan(modes=("sequential",))
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         BenchPlan(repeats=0)
+
+
+def test_items_that_are_not_json_cannot_cross_to_a_fresh_process(
+    user_module: Callable[..., str],
+) -> None:
+    name = user_module("lab_user_tasks_f")
+    workload = python_workload(f"{name}:double", [{1, 2}])  # a set is not a JSON value
+    with pytest.raises(ValueError, match="must be JSON values"):
+        run_bench(workload, BenchPlan(modes=("sequential", "threads"), workers=2, repeats=1))

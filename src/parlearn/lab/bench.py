@@ -311,6 +311,14 @@ def _point_report(point: Point, base: Timing, reference: str, check_results: boo
 
 
 def _in_fresh_process(spec: MeasureSpec) -> list[Point]:
+    try:
+        message = json.dumps(spec.to_dict())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"the workload cannot cross to a fresh process as JSON ({exc}): its items and "
+            "options must be JSON values (numbers, strings, lists, dicts); or measure in this "
+            "process with BenchPlan(fresh_process=False)"
+        ) from None
     env = {**os.environ, **dict.fromkeys(THREAD_VARS, "1")}
     process = subprocess.Popen(
         [sys.executable, "-m", "parlearn.lab._child"],
@@ -321,7 +329,7 @@ def _in_fresh_process(spec: MeasureSpec) -> list[Point]:
         env=env,
     )
     try:
-        out, err = process.communicate(json.dumps(spec.to_dict()))
+        out, err = process.communicate(message)
     except BaseException:  # Ctrl-C or an error here: the child and its workers go too
         _stop(process)
         raise
