@@ -22,6 +22,7 @@ help:  ## list the targets
 	@echo "make test-fast  pytest without the tests marked slow"
 	@echo "make lint       ruff check, ruff format --check and mypy"
 	@echo "make bench-NAME run benchmarks/NAME.py, e.g. make bench-parallel_overhead"
+	@echo "                (the speedup lab is a command: .venv/bin/parlearn bench io | cpu | python)"
 	@echo "make venv       only create .venv and install parlearn[$(EXTRAS)] into it"
 	@echo "make clean      remove .venv and every build and cache directory"
 

@@ -61,6 +61,10 @@ __all__ = [
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # A measuring process asked to stop gets this long to close its pools before it is killed.
 STOP_GRACE_SECONDS = 10.0
+# How long to watch the machine before measuring: long enough to see other programs' load,
+# short enough not to matter. Above BUSY_SHARE of all cores busy, the report warns.
+BUSY_WINDOW_SECONDS = 0.5
+BUSY_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,12 @@ class BenchReport:
     seconds: float
     machine: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def busy_before(self) -> float | None:
+        """The share of all cores that other programs kept busy just before measuring."""
+        value = self.machine.get("cpu_busy_before")
+        return None if value is None else float(value)
+
     def mode(self, name: str) -> ModeReport:
         for report in self.modes:
             if report.mode == name:
@@ -251,6 +261,9 @@ def run_bench(
     ``progress`` is called with a line saying what is being measured. Raises
     :class:`~parlearn.lab._modes.TaskError` when the task fails on an item (and the workload
     does not tolerate failures)."""
+    import psutil
+
+    busy_before = psutil.cpu_percent(interval=BUSY_WINDOW_SECONDS) / 100
     started = time.perf_counter()
     modes = ["sequential", *(m for m in plan.modes if m != "sequential")]
     measured: dict[str, list[Point]] = {}
@@ -261,7 +274,9 @@ def run_bench(
             progress(f"measuring {mode}{at}, {plan.repeats} repeats")
         spec = MeasureSpec(workload, mode, counts, plan.repeats)
         measured[mode] = _in_fresh_process(spec) if plan.fresh_process else measure(spec)
-    return _analyse(workload, plan, measured, time.perf_counter() - started)
+    report = _analyse(workload, plan, measured, time.perf_counter() - started)
+    report.machine["cpu_busy_before"] = busy_before
+    return report
 
 
 def _analyse(

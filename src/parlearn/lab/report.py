@@ -17,7 +17,7 @@ from rich.table import Table
 
 from parlearn import __version__
 from parlearn.lab.amdahl import amdahl_speedup
-from parlearn.lab.bench import BenchReport, ModeReport, PointReport
+from parlearn.lab.bench import BUSY_SHARE, BenchReport, ModeReport, PointReport
 from parlearn.lab.recommend import format_speedup
 
 __all__ = ["amdahl_notes", "plot_reports", "print_report", "reports_to_json"]
@@ -130,6 +130,12 @@ def _ceiling(value: float) -> str:
 
 def _warnings(report: BenchReport) -> list[str]:
     lines = []
+    busy = report.busy_before
+    if busy is not None and busy > BUSY_SHARE:
+        lines.append(
+            f"other programs kept the machine {busy:.0%} busy just before this run: the timings "
+            "may be skewed (processes most); rerun when it is quiet"
+        )
     for point in [report.baseline, *(p for m in report.modes for p in m.points)]:
         if point.same_results is False:
             lines.append(
