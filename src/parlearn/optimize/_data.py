@@ -109,10 +109,11 @@ def _infer_dims(values: list[str], per_record: int) -> int | None:
     return None
 
 
-def _declaration(kind: str, name: str, dims: int) -> str:
+def _declaration(kind: str, name: str, dims: int, default: str | None = None) -> str:
     if kind == "set":
         return f"set {name} dimen {dims}; "
-    return f"param {name} {{{', '.join('_' * 1 for _ in range(dims))}}}; "
+    tail = f" default {default}" if default is not None else ""
+    return f"param {name} {{{', '.join('_' for _ in range(dims))}}}{tail}; "
 
 
 def _prepare(text: str, dims: Mapping[str, int]) -> tuple[str, list[tuple[int, str]]]:
@@ -167,26 +168,28 @@ def _param_declarations(words: list[str], declared: set[str], dims: Mapping[str,
             return ""
         inferred = _infer_dims(plain_body, len(names)) or 1
         return "".join(_declaration("param", n, dims.get(n, inferred)) for n in missing)
-    if header and header[0] == "default":
-        header = header[2:]
     name = words[1]
+    default = None
+    if len(header) > 2 and header[1] == "default":  # param NAME default V := ...
+        default = header[2]
+        header = [header[0], *header[3:]]
     if name in declared or name in _KEYWORDS:
         return ""
     declared.add(name)
     if name in dims:
-        return _declaration("param", name, dims[name])
+        return _declaration("param", name, dims[name], default)
     if "[" in body:
         start = body.index("[")
         end = body.index("]", start) if "]" in body[start:] else len(body)
         slice_dims = len([w for w in body[start + 1 : end] if w != ","])
-        return _declaration("param", name, slice_dims)
+        return _declaration("param", name, slice_dims, default)
     after_name = header[1:] if header and header[0] == name else header
     if ":" in after_name or (body and ":" in body[:1]):
-        return _declaration("param", name, 2)  # a table: rows x columns
+        return _declaration("param", name, 2, default)  # a table: rows x columns
     if len(plain_body) <= 1:
         return ""  # a scalar
     list_dims = _infer_dims(plain_body, 1)
-    return _declaration("param", name, list_dims) if list_dims else ""
+    return _declaration("param", name, list_dims, default) if list_dims else ""
 
 
 def _key(value: Any) -> Any:
@@ -214,6 +217,8 @@ def _convert(symbol: Any) -> Any:
         return [_key(tuple(e)) if isinstance(e, list | tuple) else _key(e) for e in symbol.data]
     if kind == "ParamObject":
         default = getattr(symbol, "default", None)
+        if isinstance(default, type):  # amply's NoDefault marker class
+            default = None
         return ParamTable(_flatten(symbol.data), default)
     if isinstance(symbol, float):
         return symbol

@@ -36,6 +36,14 @@ def _import_pulp() -> Any:
     return pulp
 
 
+def _constraints(problem: Any) -> list[tuple[str, Any]]:
+    """``(name, constraint)`` pairs: PuLP 3.3+ and 4 list them with ``problem.constraints()``,
+    older PuLP keeps a dict in ``problem.constraints``."""
+    if callable(problem.constraints):
+        return [(c.name, c) for c in problem.constraints()]
+    return list(problem.constraints.items())
+
+
 def _bound(value: Any, default: float) -> float:
     return default if value is None else float(value)
 
@@ -60,7 +68,7 @@ def from_pulp(problem: Any) -> Model:
 
     row_names, row_lower, row_upper = [], [], []
     indptr, indices, data = [0], [], []
-    for name, constraint in problem.constraints.items():
+    for name, constraint in _constraints(problem):
         for variable, coefficient in constraint.items():
             indices.append(position[variable.name])
             data.append(float(coefficient))
@@ -135,7 +143,7 @@ def solve_pulp(problem: Any, options: Any) -> Result:
         for j, variable in enumerate(variables):
             variable.varValue = float(result.values[j])
             variable.dj = None if result.reduced_costs is None else float(result.reduced_costs[j])
-    for i, constraint in enumerate(problem.constraints.values()):
+    for i, (_, constraint) in enumerate(_constraints(problem)):
         constraint.pi = None if result.duals is None else float(result.duals[i])
         if result.activities is not None:
             constraint.slack = -float(constraint.constant) - float(result.activities[i])
