@@ -237,6 +237,9 @@ def test_groups_balance_the_work_largest_first() -> None:
         range(i, i + 1) for i in range(10)
     ]
     assert plan_groups([], workers=3) == []
+    # A light round: no group under min_cost of work, so few dispatches.
+    light = plan_groups([1.0] * 10, workers=2, min_cost=4.0)
+    assert [len(g) for g in light] == [4, 4, 2]
     with pytest.raises(ValueError, match="workers"):
         plan_groups([1.0], workers=0)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Protocol
 
@@ -42,9 +43,11 @@ __all__ = ["ClientLike", "ClientRunner", "plan_groups"]
 
 Phase = Literal["fit", "evaluate"]
 
-# A group holds at least this share of a round's expected work: fewer dispatches for a round
-# of many cheap clients.
+# A group holds at least this share of a round's expected work, and at least this much measured
+# work: each group costs the server a dispatch (about 0.1-0.2 ms), so a light round travels in
+# a few groups while a heavy one is cut finer for balance.
 MIN_GROUP_SHARE = 0.1
+MIN_GROUP_SECONDS = 0.001
 # ...and at most this many bytes of client results, so memory stays bounded for big models.
 MAX_GROUP_BYTES = 32 * 2**20
 # Global parameters this large travel to the workers in shared memory, once per round.
@@ -67,13 +70,15 @@ def plan_groups(
     workers: int,
     *,
     min_share: float = MIN_GROUP_SHARE,
+    min_cost: float = 0.0,
     max_items: int | None = None,
 ) -> list[range]:
     """Cut items (in order, costs > 0) into contiguous groups for ``workers`` workers.
 
     Each group takes about half a worker's share of the work still left (guided scheduling,
     shrinking toward the end so workers finish together), at least ``min_share`` of the whole
-    and at most ``max_items`` items; a single item larger than that is a group of its own.
+    and ``min_cost``, and at most ``max_items`` items; a single item larger than that is a
+    group of its own.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -82,7 +87,7 @@ def plan_groups(
     groups: list[range] = []
     start = 0
     while start < len(costs):
-        target = max(left / (2 * workers), min_share * total)
+        target = max(left / (2 * workers), min_share * total, min_cost)
         end, cost = start + 1, float(costs[start])
         while (
             end < len(costs)
@@ -104,6 +109,7 @@ class ClientRunner:
         self._pool = pool
         self._run = pool.resident(functools.partial(_run_group, client_fn))
         self._examples = np.full(num_clients, -1, dtype=np.int64)  # as reported in fit
+        self._seconds_per_cost: float | None = None  # measured: sizes groups, never the order
 
     def fit(
         self, clients: Sequence[tuple[int, Config]], parameters: Parameters
@@ -130,9 +136,16 @@ class ClientRunner:
         ordered = [clients[i] for i in order]
         model_bytes = sum(np.asarray(p).nbytes for p in parameters)
         max_items = max(1, MAX_GROUP_BYTES // max(model_bytes, 1))
-        groups = plan_groups([costs[i] for i in order], self._pool.workers, max_items=max_items)
+        per_cost = self._seconds_per_cost
+        groups = plan_groups(
+            [costs[i] for i in order],
+            self._pool.workers,
+            min_cost=MIN_GROUP_SECONDS / per_cost if per_cost else 0.0,
+            max_items=max_items,
+        )
         shared = _share(parameters) if model_bytes >= SHARE_BYTES else None
         sent: Parameters = parameters if shared is None else list(shared)
+        started = time.perf_counter()
         try:
             items = [(phase, [ordered[i] for i in group], sent) for group in groups]
             for item, outcome in zip(
@@ -145,6 +158,9 @@ class ClientRunner:
         finally:
             for array in shared or ():
                 array.close()
+        if phase == "fit" and costs:
+            took = (time.perf_counter() - started) * self._pool.workers / sum(costs)
+            self._seconds_per_cost = took if per_cost is None else 0.5 * (per_cost + took)
 
     def _one_by_one(
         self, phase: Phase, clients: list[tuple[int, Config]], parameters: Parameters

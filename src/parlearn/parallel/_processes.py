@@ -32,6 +32,7 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
+import selectors
 import signal
 import threading
 import time
@@ -39,7 +40,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 from parlearn.errors import BrokenPoolError, TaskTimeoutError, WorkerCrashedError
@@ -277,27 +278,38 @@ class ProcessesBackend(Backend):
     # ------------------------------------------------------------------ manager thread
 
     def _manage(self) -> None:
+        # One selector for the manager's whole life (workers are added and removed as they
+        # start and die), not one built per wait: the manager wakes several times a chunk.
+        selector = selectors.DefaultSelector()
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        watched: set[int] = set()  # ids of the workers registered
         try:
             while not self._closed:
                 self._dispatch()
                 with self._state_lock:
-                    waitables: list[Any] = [self._wake_r]
                     for w in self._workers:
-                        waitables += [w.conn, w.process.sentinel]
+                        if id(w) not in watched:
+                            selector.register(w.conn, selectors.EVENT_READ, w)
+                            selector.register(w.process.sentinel, selectors.EVENT_READ, w)
+                            watched.add(id(w))
                     watching = any(
                         w.pending is not None
                         and (w.pending.timeout is not None or self._max_memory is not None)
                         for w in self._workers
                     )
-                ready = wait(waitables, timeout=WATCH_INTERVAL if watching else None)
+                events = selector.select(timeout=WATCH_INTERVAL if watching else None)
+                ready = {key.fd for key, _ in events}
                 if self._wake_r in ready:
                     self._wake_pending = False  # before reading: a later _wake writes again
                     os.read(self._wake_r, 4096)
                 received = []
                 for w in list(self._workers):
-                    if w.conn in ready:
+                    if w.conn.fileno() in ready:
                         received.append(self._receive(w))
                     if w.process.sentinel in ready:
+                        selector.unregister(w.conn)
+                        selector.unregister(w.process.sentinel)
+                        watched.discard(id(w))
                         self._reap(w)
                 if received:
                     # Give the now idle workers their next chunk first, then read the results:
@@ -312,6 +324,7 @@ class ProcessesBackend(Backend):
             self._broken = exc
             self._fail_all(BrokenPoolError(f"the process pool manager failed: {exc!r}"))
         finally:
+            selector.close()
             self._stop_workers()
 
     def _dispatch(self) -> None:

@@ -25,6 +25,9 @@ from parlearn.parallel._task import Chunk, ChunkOutcome, Job, TaskFailure, run_c
 
 __all__ = ["RayBackend"]
 
+# How long an aborted job waits for its cancelled tasks to stop.
+ABORT_WAIT = 5.0
+
 
 def _run_remote(fn: Any, items: list[Any], timeout: float | None) -> ChunkOutcome:
     return run_chunk(fn, items, timeout=timeout)
@@ -92,10 +95,14 @@ class RayBackend(Backend):
             if not job.resident:
                 self._fn_refs.pop(job.key, None)
             refs = self._refs.pop(job.id, set())
-        if aborted:
+        if aborted and refs:
             for ref in refs:
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
+            # Wait until the cancelled tasks are settled: a worker being killed must not take
+            # the next call's first task down with it.
+            with contextlib.suppress(Exception):
+                ray.wait(list(refs), num_returns=len(refs), timeout=ABORT_WAIT)
 
     def release(self, fn_key: int) -> None:
         with self._state_lock:
