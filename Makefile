@@ -50,6 +50,7 @@ lint: venv
 	$(BIN)/mypy
 
 # One benchmark script per question (see benchmarks/): make bench-parallel_overhead, ...
+# make bench-serve_load also needs wrk, a Debian package: apt-get install -y wrk
 bench-%: venv
 	$(BIN)/python -m benchmarks.$*
 

@@ -23,7 +23,7 @@ connections for 60 s, where every error counts (socket errors, timeouts, non-2xx
 wrk comes from Debian (``apt-get install -y wrk``), not from PyPI; the script stops with that
 hint when it is missing. Run::
 
-    .venv/bin/python -m benchmarks.serve_load             # full run, about 12 minutes
+    .venv/bin/python -m benchmarks.serve_load             # full run, about 15 minutes
     .venv/bin/python -m benchmarks.serve_load --quick     # smoke run, about a minute
     .venv/bin/python -m benchmarks.serve_load --check     # exit 1 when a target is missed
 

@@ -102,8 +102,10 @@ def create_app(
         message = {404: "no such endpoint; see /docs for the endpoints"}.get(
             exc.status_code, str(exc.detail)
         )
+        rid = request_id_of(request.scope)
+        log.info("request_id=%s %d %s", rid, exc.status_code, message)
         return Response(
-            error_body(message, request_id_of(request.scope)),
+            error_body(message, rid),
             status_code=exc.status_code,
             headers=exc.headers,
             media_type=JSON,

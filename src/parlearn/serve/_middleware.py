@@ -6,8 +6,8 @@
   request.
 - Metrics: requests by route template (never the raw path, so the label set stays small),
   method and status; latency; requests in flight.
-- Logs: server errors (5xx) always, client errors (4xx) at INFO, every request with
-  ``access_log``.
+- Logs: a line per server error (5xx) here, per client error (4xx, with its message) where it
+  is refused, and per request with ``access_log``.
 - Draining workers add ``Connection: close`` so keep-alive clients move elsewhere.
 
 Pure ASGI rather than Starlette's ``BaseHTTPMiddleware``: no extra task per request.
@@ -96,11 +96,9 @@ class ServingMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(template, scope["method"], status, seconds)
-            if self.access_log or status >= 400:
-                level = logging.WARNING if status >= 500 else logging.INFO
-                if self.access_log or level == logging.WARNING or log.isEnabledFor(level):
-                    access.log(
-                        level,
-                        "request_id=%s %s %s %d %.2fms",
-                        request_id, scope["method"], scope["path"], status, seconds * 1000,
-                    )  # fmt: skip
+            if self.access_log or status >= 500:  # 4xx: the handler logged its message
+                access.log(
+                    logging.WARNING if status >= 500 else logging.INFO,
+                    "request_id=%s %s %s %d %.2fms",
+                    request_id, scope["method"], scope["path"], status, seconds * 1000,
+                )  # fmt: skip

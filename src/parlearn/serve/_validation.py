@@ -151,9 +151,8 @@ def to_array(value: Any, field: str, predictor: Predictor) -> NDArray[Any]:
         if want >= 0 and got != want:
             raise RequestError(
                 422,
-                f"{field}: each row must have shape {_shape_text(feature_shape)} (the model takes "
-                f"{feature_shape[0] if len(feature_shape) == 1 else _shape_text(feature_shape)} "
-                f"features), got rows of shape {list(array.shape[1:])}",
+                f"{field}: expected rows of shape {_shape_text(feature_shape)} (the model takes "
+                f"{_features(feature_shape)}), got rows of shape {list(array.shape[1:])}",
                 field=field,
             )
     return _cast(array, field, predictor)
@@ -175,15 +174,26 @@ def _cast(array: NDArray[Any], field: str, predictor: Predictor) -> NDArray[Any]
     if dtype.kind == "f" and not predictor.allows_nan:
         finite = np.isfinite(out)
         if not finite.all():
-            index = np.argwhere(~finite)[0]
-            at = _position(index)
+            index = tuple(np.argwhere(~finite)[0])
+            at = _position(np.asarray(index))
+            sent = array[index]
+            got = (
+                f"{sent!r}, too large for {predictor.input.datatype}"
+                if np.isfinite(sent)
+                else ("NaN" if np.isnan(sent) else f"{'-' if sent < 0 else ''}Infinity")
+            )
             raise RequestError(
                 422,
-                f"{field}{at}: got {out[tuple(index)]} (too large for {predictor.input.datatype}"
-                f" or not a number); this model cannot take NaN or infinite values",
+                f"{field}{at}: got {got}; this model cannot take NaN or infinite values",
                 field=field + at,
             )
     return np.ascontiguousarray(out)
+
+
+def _features(feature_shape: tuple[int, ...]) -> str:
+    if len(feature_shape) == 1:
+        return f"{feature_shape[0]} features per row"
+    return f"rows of shape {_shape_text(feature_shape)}"
 
 
 def _position(index: NDArray[Any]) -> str:
