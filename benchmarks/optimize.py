@@ -7,7 +7,7 @@ Two questions, in the same run:
    supply``); PuLP the way its documentation does (``LpVariable.dicts`` and ``lpSum``), then
    solves it with CBC (``PULP_CBC_CMD``, its default) and with HiGHS (``pulp.HiGHS``).
    Target: building at least 10x faster than PuLP; the same objective.
-2. ``scenarios``: 500 scenarios of a 30 x 40 transportation LP (1,200 variables; demand and
+2. ``scenarios``: 500 scenarios of a 50 x 80 transportation LP (4,000 variables; demand and
    costs change per scenario): ``solve_many`` on 2 workers against the same scenarios one after
    another (``solve_many(backend="serial")``: one HiGHS instance, the base model passed once).
    Target: speedup >= 1.8 on 2 cores; the same objectives. PuLP's way (rebuild, solve with
@@ -51,7 +51,7 @@ CHILD_TIMEOUT = 1800
 
 TARGET_BUILD_RATIO = 10.0
 TARGET_SPEEDUP = 1.8
-FULL = {"sources": 200, "sinks": 500, "scenarios": 500, "s_sources": 30, "s_sinks": 40,
+FULL = {"sources": 200, "sinks": 500, "scenarios": 500, "s_sources": 50, "s_sinks": 80,
         "pulp_sample": 50, "warmup": 8}  # fmt: skip
 QUICK = {"sources": 40, "sinks": 100, "scenarios": 40, "s_sources": 10, "s_sinks": 15,
          "pulp_sample": 10, "warmup": 4}  # fmt: skip
