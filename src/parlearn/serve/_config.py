@@ -28,8 +28,8 @@ class BatchPolicy:
     # 2 ms: below the network jitter a client sees anyway; the wait only happens when other
     # requests are already on their way (see _batching.py), so idle latency is unchanged.
     max_delay: float = 0.002
-    # 512 waiting requests per model per worker: over 100 ms of work even for small models, a
-    # queue no client wants to stand in; past it a fast 503 beats a slow 504.
+    # 512 waiting requests per model per worker: eight full batches. Only a worker that cannot
+    # keep up fills it, and then a fast 503 beats a slow 504.
     max_queue: int = 512
 
     def __post_init__(self) -> None:
