@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 # Touched after a successful install: the venv is rebuilt only when pyproject.toml changes
 # (the package is installed editable, so source edits need no reinstall).
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,bench,ray,federated,lab,serve,optimize
+EXTRAS := dev,bench,ray,federated,lab,serve,learn,optimize
 # Extra arguments for `make demo`, e.g. make demo DEMO_ARGS='--rounds 5'.
 DEMO_ARGS ?=
 
