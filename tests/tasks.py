@@ -114,3 +114,7 @@ class Unpickled:
 
 def _rebuilt() -> int:
     return int(os.environ.get("PARLEARN_TEST_REBUILT", "0"))
+
+
+def double_bytes(b: bytes) -> bytes:
+    return b * 2

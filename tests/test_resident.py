@@ -1,5 +1,6 @@
-"""Resident functions on the processes backend: shipped to each worker once, kept until
-released, and never lost when many jobs interleave on one pool."""
+"""The processes backend's messages: resident functions shipped to each worker once and kept
+until released, never lost when many jobs interleave on one pool, and large messages both
+ways that never deadlock."""
 
 from __future__ import annotations
 
@@ -65,3 +66,13 @@ def test_resident_close_after_the_pool_is_harmless() -> None:
     pool.close()
     run.close()
     run.close()
+
+
+@pytest.mark.timeout(60)
+def test_large_items_and_large_results_never_deadlock(pool: Pool) -> None:
+    # Messages larger than a pipe's buffer both ways: a worker blocked writing a big result
+    # must never face a manager blocked writing the next big chunk to it.
+    items = [bytes([i]) * 300_000 for i in range(12)]
+    assert pool.map(tasks.double_bytes, items, chunksize=1) == [b * 2 for b in items]
+    with pool.resident(tasks.double_bytes) as run:
+        assert run.map(items[:6], chunksize=2) == [b * 2 for b in items[:6]]

@@ -59,6 +59,9 @@ TIMEOUT_GRACE = 1.0
 # Chunks a worker may hold: one running and one waiting in its pipe, so it starts the next the
 # moment it sends a result instead of idling through a round trip to the parent.
 PREFETCH = 2
+# ...but a chunk goes into a busy worker's pipe only if its message is at most this large (a
+# Linux pipe or socket buffer holds 64 KiB or more), so sending it can never block.
+PREFETCH_BYTES = 32 * 1024
 # How often the manager checks running items when timeouts or memory limits are set.
 WATCH_INTERVAL = 0.05
 # How long close() waits for workers to exit on their own before killing them.
@@ -333,19 +336,17 @@ class ProcessesBackend(Backend):
             if self._released or unlinked:
                 self._tell_to_forget(unlinked)
             while self._queue:
-                idle = next((w for w in self._workers if not w.assigned), None)
-                if idle is None and len(self._workers) < self.workers:
-                    idle = self._spawn()
-                if idle is None:
-                    idle = next((w for w in self._workers if len(w.assigned) < PREFETCH), None)
-                if idle is None:
-                    return
-                pending = self._queue.popleft()
-                if not pending.future.set_running_or_notify_cancel():
-                    continue
+                pending = self._queue[0]
                 function = self._functions.get(pending.fn_key)
                 if function is None or pending.job_id not in self._jobs:
+                    self._queue.popleft()
                     pending.future.cancel()  # the job ended while this chunk waited
+                    continue
+                idle = self._worker_for(pending, function)
+                if idle is None:
+                    return
+                self._queue.popleft()
+                if not pending.future.set_running_or_notify_cancel():
                     continue
                 fn_bytes = None if pending.fn_key in idle.known_fns else function.fn_bytes
                 idle.known_fns.add(pending.fn_key)
@@ -360,6 +361,26 @@ class ProcessesBackend(Backend):
                 # If the worker just died, its sentinel reports the chunk.
                 with contextlib.suppress(OSError):
                     idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    def _worker_for(self, pending: _Pending, function: _Function) -> _Worker | None:
+        """The worker to send ``pending`` to now, or None (lock held): an idle one (starting a
+        new one if the pool is not full), else a busy one with room in its pipe -- but only for
+        a message that fits in the pipe's buffer. A busy worker may itself be blocked writing a
+        large result, and the manager must never block sending to it: both would wait on a
+        full pipe for ever."""
+        idle = next((w for w in self._workers if not w.assigned), None)
+        if idle is None and len(self._workers) < self.workers:
+            idle = self._spawn()
+        if idle is not None:
+            return idle
+        for w in self._workers:
+            if len(w.assigned) < PREFETCH:
+                size = len(pending.payload)
+                if pending.fn_key not in w.known_fns:
+                    size += len(function.fn_bytes)
+                if size <= PREFETCH_BYTES:
+                    return w
+        return None
 
     def _tell_to_forget(self, unlinked: list[str]) -> None:
         """Idle workers drop released functions; every worker drops mappings of unlinked
