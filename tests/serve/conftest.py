@@ -86,6 +86,16 @@ class Server:
     def log(self) -> str:
         return "".join(self.lines)
 
+    def wait_for_log(self, text: str, timeout: float = 30) -> bool:
+        """Whether ``text`` shows up in the log within ``timeout`` (the log arrives through a
+        pipe, a little after the response)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            time.sleep(0.02)
+        return False
+
     def _wait_ready(self) -> None:
         if not self._got_port.wait(STARTUP_SECONDS) or self._port is None:
             raise RuntimeError(f"server did not start:\n{self.log}")

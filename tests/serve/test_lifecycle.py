@@ -144,7 +144,7 @@ def test_recycled_worker_drains_without_dropping_requests(model_folder: Path) ->
         finally:
             load.stop()
         assert load.failed == 0 and load.other_status == 0
-        assert "recycling it, draining its connections" in server.log
+        assert server.wait_for_log("recycling it, draining its connections")
     finally:
         assert server.stop() == 0
 
