@@ -108,7 +108,9 @@ def test_builder_form_and_a_crashing_worker() -> None:
         m.maximize(2 * v)
         return m
 
-    results = list(optimize.solve_many(build, range(8), backend="processes", workers=2))
+    # A pool of its own: the crash must not touch the default pool later tests share.
+    with parallel.Pool("processes", workers=2) as pool:
+        results = list(optimize.solve_many(build, range(8), pool=pool))
     assert [r.scenario for r in results] == list(range(8))
     assert results[3].status is Status.ERROR and "WorkerCrashedError" in results[3].message
     assert results[5].status is Status.ERROR and "no data for item 5" in results[5].message
