@@ -183,3 +183,20 @@ def test_a_script_without_main_guard_works(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[0, 2, 4, 6, 8, 10]"
+
+
+def test_a_timeout_in_this_thread_keeps_the_callers_own_alarm() -> None:
+    import signal
+
+    fired: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        assert parallel.map(abs, [-1, -2], backend="serial", timeout=5.0) == [1, 2]
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 0.3  # still armed, with the time it had left
+        time.sleep(0.5)
+        assert fired == [1]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -229,6 +229,12 @@ def _raise_alarm(signum: int, frame: object) -> None:
 
 
 def _call_with_alarm(fn: Callable[[Any], Any], item: Any, timeout: float) -> Any:
+    # The caller's own alarm (a test runner's timeout, say) is honoured: when it comes first it
+    # stays armed and ours is not set (the item is then timed after it returns); otherwise ours
+    # replaces it for the call and it is re-armed afterwards with the time it had left.
+    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    if outer_delay and outer_delay <= timeout:
+        return fn(item)
     previous = signal.signal(signal.SIGALRM, _raise_alarm)
     started = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -239,3 +245,6 @@ def _call_with_alarm(fn: Callable[[Any], Any], item: Any, timeout: float) -> Any
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay:
+            left = outer_delay - (time.perf_counter() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), outer_interval)
