@@ -344,11 +344,8 @@ def _stream(
     timeout: float | None,
 ) -> Iterator[Result]:
     # Items are (index, payload) in input order, so a Failure's index is the scenario's.
-    # One scenario per chunk: a scenario is costly enough to carry its own dispatch, and it
-    # keeps every message small. parlearn.parallel's processes backend can deadlock when the
-    # manager sends a chunk bigger than a pipe's buffer (64 KiB) to a worker that is itself
-    # blocked sending back results bigger than that (both sides wait on a full pipe); a chunk
-    # of many scenarios, with their value arrays, reached that on a 1,200-variable model.
+    # One scenario per chunk: a scenario is costly enough to carry its own dispatch, it keeps
+    # every message small, and results stream back one by one.
     if pool is not None:
         with pool.resident(task) as resident:
             outcomes = resident.imap(
