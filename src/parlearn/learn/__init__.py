@@ -20,15 +20,36 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from parlearn.learn._logistic import LogisticRegression
     from parlearn.learn._ridge import LinearRegression, Ridge
+    from parlearn.learn._sgd_estimators import SGDClassifier, SGDRegressor
     from parlearn.learn._svm import LinearSVC
+    from parlearn.learn.sources import ArraySource, CsvSource, NpySource, ParquetSource, Source
 
-__all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "Ridge"]
+__all__ = [
+    "ArraySource",
+    "CsvSource",
+    "LinearRegression",
+    "LinearSVC",
+    "LogisticRegression",
+    "NpySource",
+    "ParquetSource",
+    "Ridge",
+    "SGDClassifier",
+    "SGDRegressor",
+    "Source",
+]
 
 _LAZY = {
     "LogisticRegression": "parlearn.learn._logistic",
     "LinearRegression": "parlearn.learn._ridge",
     "Ridge": "parlearn.learn._ridge",
     "LinearSVC": "parlearn.learn._svm",
+    "SGDClassifier": "parlearn.learn._sgd_estimators",
+    "SGDRegressor": "parlearn.learn._sgd_estimators",
+    "ArraySource": "parlearn.learn.sources",
+    "CsvSource": "parlearn.learn.sources",
+    "NpySource": "parlearn.learn.sources",
+    "ParquetSource": "parlearn.learn.sources",
+    "Source": "parlearn.learn.sources",
 }
 
 

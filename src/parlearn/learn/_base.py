@@ -13,7 +13,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from parlearn.learn._blocks import plan_blocks, shared_arrays
+from parlearn.learn._blocks import placed, plan_blocks
 from parlearn.learn._execution import BlockExecutor, resolve_backend
 from parlearn.learn._objective import BlockTask, TrainingData
 from parlearn.models import ModelArtifact
@@ -73,6 +73,11 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any) -> Array
     assert_all_finite(weights, input_name="sample_weight")
     if np.any(weights < 0):
         raise ValueError("Negative values in data passed to sample_weight; weights must be >= 0")
+    if not weights.sum() > 0:
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number: every weight is zero, "
+            "so there is nothing to fit"
+        )
     return weights
 
 
@@ -117,13 +122,7 @@ def block_executor(
     checked for NaN and infinity on the way; everything is released at the end."""
     name, count = resolve_backend(backend, workers, X.nbytes)
     blocks = tuple(plan_blocks(len(X), X.shape[1] * X.itemsize))
-    if name != "processes":
-        assert_all_finite(X, input_name="X")
-        data = TrainingData(X, y, weights, blocks)
-        with BlockExecutor(BlockTask(data), name, count) as run:
-            yield run, data
-        return
-    with shared_arrays(X, y, weights, check_finite="X") as (Xs, ys, ws):
+    with placed(name, X, y, weights, check_finite="X") as (Xs, ys, ws):
         data = TrainingData(Xs, ys, ws, blocks)
         with BlockExecutor(BlockTask(data), name, count) as run:
             yield run, data

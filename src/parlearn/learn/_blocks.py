@@ -31,6 +31,7 @@ from parlearn import parallel
 __all__ = [
     "BLOCK_BYTES",
     "TILE_BYTES",
+    "placed",
     "plan_blocks",
     "populate",
     "shared_arrays",
@@ -54,15 +55,17 @@ _MADV_POPULATE_WRITE = 23
 
 
 def plan_blocks(
-    n_rows: int, row_bytes: int, block_bytes: int = BLOCK_BYTES
+    n_rows: int, row_bytes: int, block_bytes: int | None = None
 ) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` covering ``range(n_rows)`` in blocks of about ``block_bytes``.
+    """``[(start, stop), ...]`` covering ``range(n_rows)`` in blocks of about ``block_bytes``
+    (default ``BLOCK_BYTES``).
 
     A function of its arguments only (never of the workers), so the reduction order is fixed.
     """
     if n_rows <= 0:
         return []
-    rows = max(1, block_bytes // max(row_bytes, 1))
+    size = BLOCK_BYTES if block_bytes is None else block_bytes
+    rows = max(1, size // max(row_bytes, 1))
     return [(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
@@ -152,3 +155,19 @@ def shared_arrays(
     finally:
         for shared in made:
             shared.close()
+
+
+@contextlib.contextmanager
+def placed(
+    backend: str, *arrays: NDArray[Any] | None, check_finite: str | None = None
+) -> Iterator[list[Any]]:
+    """The arrays where ``backend``'s workers read them without a copy per call: in shared
+    memory for ``processes``, as they are for the others. ``check_finite`` names the first
+    array, checked for NaN and infinity either way."""
+    if backend == "processes":
+        with shared_arrays(*arrays, check_finite=check_finite) as out:
+            yield out
+        return
+    if check_finite is not None and arrays and arrays[0] is not None:
+        _assert_finite(arrays[0], check_finite)
+    yield list(arrays)

@@ -104,6 +104,11 @@ class _LeastSquares(LinearPredictorMixin, RegressorMixin, BaseEstimator):
             self.intercept_ = intercept.astype(X.dtype)
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def predict(self, X: Any) -> Array:
         """Predicted targets."""
         scores = self._raw_scores(X)
