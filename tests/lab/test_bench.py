@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 
 import psutil
 import pytest
+from rich.console import Console
 
 from parlearn.lab import (
     BenchPlan,
@@ -18,7 +20,7 @@ from parlearn.lab import (
     run_bench,
     sweep_points,
 )
-from parlearn.lab.report import amdahl_notes, reports_to_json
+from parlearn.lab.report import amdahl_notes, print_report, reports_to_json
 
 
 @pytest.mark.parametrize(
@@ -53,6 +55,16 @@ def test_report_in_process_has_every_model_a_fit_and_a_recommendation() -> None:
     assert only["modes"][0]["fit"]["predictions"] == {str(n): v for n, v in predicted.items()}
     assert sorted(predicted) == [8, 16, 32]  # 2, 4 and 8 times the most workers measured
     assert only["machine"]["cores"] >= 1
+    assert 0.0 <= only["machine"]["cpu_busy_before"] <= 1.0
+
+    # The printed report: tables, the recommendation, and a warning on a busy machine.
+    report.machine["cpu_busy_before"] = 0.9
+    console = Console(file=io.StringIO(), width=140)
+    print_report(report, console, title="parlearn bench test")
+    text = console.file.getvalue()
+    assert "parlearn bench test: 4 pure-Python loops" in text
+    assert f"Recommendation: {report.recommendation.summary}" in text
+    assert "other programs kept the machine 90% busy around this run" in text
 
 
 @pytest.mark.slow

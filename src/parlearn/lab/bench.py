@@ -61,8 +61,9 @@ __all__ = [
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # A measuring process asked to stop gets this long to close its pools before it is killed.
 STOP_GRACE_SECONDS = 10.0
-# How long to watch the machine before measuring: long enough to see other programs' load,
-# short enough not to matter. Above BUSY_SHARE of all cores busy, the report warns.
+# How long to watch the machine before and after measuring (when nothing of ours runs): long
+# enough to see other programs' load, short enough not to matter. Above BUSY_SHARE of all
+# cores busy, the report warns.
 BUSY_WINDOW_SECONDS = 0.5
 BUSY_SHARE = 0.25
 
@@ -206,10 +207,12 @@ class BenchReport:
     machine: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def busy_before(self) -> float | None:
-        """The share of all cores that other programs kept busy just before measuring."""
-        value = self.machine.get("cpu_busy_before")
-        return None if value is None else float(value)
+    def busy_around(self) -> float | None:
+        """The share of all cores that other programs kept busy just before or just after
+        measuring, whichever is larger (None if not sampled)."""
+        values = [self.machine.get(k) for k in ("cpu_busy_before", "cpu_busy_after")]
+        known = [float(v) for v in values if v is not None]
+        return max(known) if known else None
 
     def mode(self, name: str) -> ModeReport:
         for report in self.modes:
@@ -276,6 +279,7 @@ def run_bench(
         measured[mode] = _in_fresh_process(spec) if plan.fresh_process else measure(spec)
     report = _analyse(workload, plan, measured, time.perf_counter() - started)
     report.machine["cpu_busy_before"] = busy_before
+    report.machine["cpu_busy_after"] = psutil.cpu_percent(interval=BUSY_WINDOW_SECONDS) / 100
     return report
 
 

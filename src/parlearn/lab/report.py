@@ -130,11 +130,11 @@ def _ceiling(value: float) -> str:
 
 def _warnings(report: BenchReport) -> list[str]:
     lines = []
-    busy = report.busy_before
+    busy = report.busy_around
     if busy is not None and busy > BUSY_SHARE:
         lines.append(
-            f"other programs kept the machine {busy:.0%} busy just before this run: the timings "
-            "may be skewed (processes most); rerun when it is quiet"
+            f"other programs kept the machine {busy:.0%} busy around this run: the timings may "
+            "be skewed (processes most); rerun when it is quiet"
         )
     for point in [report.baseline, *(p for m in report.modes for p in m.points)]:
         if point.same_results is False:
