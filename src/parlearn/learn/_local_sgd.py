@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from parlearn.learn._blocks import to_shared
 from parlearn.learn._execution import BlockExecutor
-from parlearn.learn._sgd import ReplicaResult, SGDSettings, local_steps
+from parlearn.learn._sgd import ReplicaResult, SGDSettings, local_steps, soft_threshold
 
 __all__ = ["Chunk", "EpochResult", "LocalSGD", "SGDState", "run_replica"]
 
@@ -143,6 +143,9 @@ class LocalSGD:
             ]
             results = self._run.map([self._item(chunk, order, span, state) for span in spans])
             self._average(results, state)
+            l1 = self.settings.alpha * self.settings.l1_ratio
+            if l1 > 0:
+                soft_threshold(state.coef, l1 * max(r.last_step for r in results))
             loss_sum += sum(r.loss_sum for r in results)
             weight_sum += sum(r.weight_sum for r in results)
         return EpochResult(loss_sum, weight_sum, len(chunk.X))

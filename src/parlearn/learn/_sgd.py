@@ -20,7 +20,8 @@ weight (when above 1), which multiplies the curvature by as much.
 
 Regularisation: the L2 part shrinks the weights by ``1 - eta * alpha * (1 - l1_ratio)`` each
 step; the L1 part is a proximal (soft-threshold) step of ``eta * alpha * l1_ratio``, which
-gives exact zeros.
+gives exact zeros. Averaging replicas whose zeros differ gives small non-zeros, so the averaged
+model takes the L1 step of the replicas' last step once more.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "largest_eigenvalue",
     "local_steps",
     "optimal_t0",
+    "soft_threshold",
     "step_size",
 ]
 
@@ -84,6 +86,7 @@ class ReplicaResult:
     loss_sum: float
     weight_sum: float
     rows: int
+    last_step: float = 0.0  # eta of the last step (the averaged model's L1 step uses it)
 
 
 def auto_batch_size(n_features: int) -> int:
@@ -155,6 +158,7 @@ def local_steps(
     shrink_l2 = s.alpha * (1.0 - s.l1_ratio)
     shrink_l1 = s.alpha * s.l1_ratio
     loss_sum = weight_sum = 0.0
+    eta = 0.0
     for first in range(start, stop, s.batch_size):
         last = min(first + s.batch_size, stop)
         if order is None:
@@ -181,8 +185,13 @@ def local_steps(
             coef *= max(0.0, 1.0 - eta * shrink_l2)
         coef -= (eta / count) * (Xb.T @ slope)
         if shrink_l1 > 0:
-            np.copysign(np.maximum(np.abs(coef) - eta * shrink_l1, 0.0), coef, out=coef)
+            soft_threshold(coef, eta * shrink_l1)
         if s.fit_intercept:
             intercept -= (eta / count) * slope.sum(axis=0)
         t += count
-    return ReplicaResult(coef, intercept, loss_sum, weight_sum, stop - start)
+    return ReplicaResult(coef, intercept, loss_sum, weight_sum, stop - start, eta)
+
+
+def soft_threshold(coef: NDArray[np.float64], threshold: float) -> None:
+    """The proximal step of ``threshold * |coef|_1``, in place: exact zeros."""
+    np.copysign(np.maximum(np.abs(coef) - threshold, 0.0), coef, out=coef)

@@ -243,12 +243,12 @@ class _BaseSGD(BaseEstimator):
 
     def _fit_arrays(self, X: Array, targets: Array, weights: Array | None) -> None:
         state = self._new_state(X.shape[1])
-        settings = self._settings(X)
         seed = self._partial_seed = self._seed()  # later partial_fit calls continue with it
         with (
             self._pool(X.nbytes) as run,
             placed(run.backend, X, targets, weights, check_finite="X") as (Xs, Ts, Ws),
         ):
+            settings = self._settings(X)
             trainer = self._trainer(run, settings, seed)
             epochs = self._epochs(trainer, state, lambda: [Chunk(Xs, Ts, Ws)])
         self._finish(state, settings, epochs, X.dtype)
@@ -262,6 +262,7 @@ class _BaseSGD(BaseEstimator):
         first = next(iter(source.chunks()), None)
         if first is None:
             raise ValueError("the source holds no rows; a model needs at least one sample")
+        assert_all_finite(first[0], input_name="X")
         settings = self._settings(np.asarray(first[0][:EIGENVALUE_ROWS], dtype=np.float64))
         chunk_bytes = first[0].nbytes
         del first
@@ -294,6 +295,7 @@ class _BaseSGD(BaseEstimator):
         self._store(state, dtype)
 
     def _partial(self, X: Array, targets: Array, weights: Array | None) -> None:
+        assert_all_finite(X, input_name="X")
         state: SGDState | None = getattr(self, "_state", None)
         if state is None:
             state = self._new_state(X.shape[1])

@@ -101,10 +101,14 @@ def minimize_newton_cg(
 
 
 def _solution(result: Any, x: Vector) -> Solution:
+    # Status 1 is "iteration limit reached" for both methods. The others that are not success
+    # (L-BFGS-B's abnormal line search, trust-ncg's "bad approximation") mean no further
+    # decrease can be measured in floating point: at a tight tol, that is the optimum.
+    fun = float(result.fun)
     return Solution(
         x=np.asarray(x, dtype=np.float64),
-        fun=float(result.fun),
+        fun=fun,
         n_iter=int(result.get("nit", 0)),
-        converged=bool(result.success),
+        converged=int(result.status) != 1 and np.isfinite(fun),
         message=str(result.message),
     )

@@ -17,7 +17,8 @@ blocks come back. Without ``out``, the result is a new shared array (an ``ndarra
 for the next parallel step).
 
 Reductions (``gram``, ``tmatmul``) add the blocks in block order: the result does not depend
-on the number of workers. Blocks are ``block_rows`` rows (default: about 8 MiB of ``A``).
+on the number of workers. Each call runs on its own pool (one BLAS thread per worker),
+closed when the call returns. Blocks are ``block_rows`` rows (default: about 8 MiB of ``A``).
 
 The estimators use the same machinery: ``Ridge`` is ``gram`` and ``tmatmul`` on centred
 data, the solvers' gradients are ``tmatmul`` of a per-row residual.
@@ -36,7 +37,7 @@ from numpy.typing import NDArray
 
 from parlearn import parallel
 from parlearn.learn._blocks import _madvise, plan_blocks, to_shared
-from parlearn.learn._execution import BACKENDS, resolve_backend
+from parlearn.learn._execution import BACKENDS, BlockExecutor, resolve_backend
 from parlearn.learn._objective import sum_in_order
 
 __all__ = ["add", "gram", "matmul", "tmatmul"]
@@ -205,11 +206,10 @@ def _run(
         )
         a_ref, b_ref, out_ref = place.read(A), place.read(B), place.write(target)
         items = [(op, a_ref, b_ref, out_ref, start, stop) for start, stop in blocks]
-        for (start, stop), block in zip(
-            blocks, parallel.imap(_block_task, items, backend=name, workers=count), strict=True
-        ):
-            if block is not None:
-                target[start:stop] = block
+        with BlockExecutor(_block_task, name, count) as run:
+            for (start, stop), block in zip(blocks, run.map(items), strict=True):
+                if block is not None:
+                    target[start:stop] = block
         if isinstance(target, np.memmap):
             target.flush()
         return target
@@ -227,9 +227,8 @@ def _reduce(
             width = A.shape[1] if A.ndim == 2 else 1
             other = width if B is None else (B.shape[1] if B.ndim == 2 else 1)
             return np.zeros((width, other)).squeeze()
-        result: NDArray[np.float64] = sum_in_order(
-            parallel.map(_block_task, items, backend=name, workers=count)
-        )
+        with BlockExecutor(_block_task, name, count) as run:
+            result: NDArray[np.float64] = sum_in_order(run.map(items))
         return result
 
 
