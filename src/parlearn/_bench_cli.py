@@ -180,6 +180,7 @@ def _rate_note(console: Console, report: BenchReport, limit: float) -> None:
             f"note: {fastest.mode} reached {achieved:.1f} requests/s, near the limit of "
             f"{limit:g} per host (--rate): the rate limit, not the model, capped the speedup",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -362,7 +363,7 @@ def _run(
             console.print()
     if plot is not None:
         written = plot_reports(reports, plot)
-        console.print(f"wrote {written}", highlight=False)
+        console.print(f"wrote {written}", highlight=False, soft_wrap=True)
     if json_out:
         sys.stdout.write(json.dumps(reports_to_json(reports), indent=2) + "\n")
     return reports

@@ -41,18 +41,23 @@ def print_report(report: BenchReport, console: Console, *, title: str) -> None:
         f"{plan.repeats} repeat{'s' if plan.repeats != 1 else ''} after a warm-up, {where}, "
         f"{report.cores} core{'s' if report.cores != 1 else ''}",
         highlight=False,
+        soft_wrap=True,
     )
     console.print(_comparison_table(report))
     if any(m.fit is not None for m in report.modes):
         console.print(_sweep_table(report))
     for line in _warnings(report):
-        console.print(f"[bold yellow]warning:[/bold yellow] {escape(line)}", highlight=False)
+        console.print(
+            f"[bold yellow]warning:[/bold yellow] {escape(line)}", highlight=False, soft_wrap=True
+        )
     rec = report.recommendation
-    console.print(f"[bold]Recommendation[/bold]: {escape(rec.summary)}", highlight=False)
+    console.print(
+        f"[bold]Recommendation[/bold]: {escape(rec.summary)}", highlight=False, soft_wrap=True
+    )
     for reason in rec.reasons:
-        console.print(f"  - {escape(reason)}", highlight=False)
+        console.print(f"  - {escape(reason)}", highlight=False, soft_wrap=True)
     for note in amdahl_notes(report):
-        console.print(f"  - {escape(note)}", highlight=False)
+        console.print(f"  - {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def _comparison_table(report: BenchReport) -> Table:
