@@ -74,5 +74,7 @@ def test_large_items_and_large_results_never_deadlock(pool: Pool) -> None:
     # must never face a manager blocked writing the next big chunk to it.
     items = [bytes([i]) * 300_000 for i in range(12)]
     assert pool.map(tasks.double_bytes, items, chunksize=1) == [b * 2 for b in items]
+    huge = [bytes([i]) * 3_000_000 for i in range(4)]  # past what a busy worker may be sent
+    assert pool.map(tasks.double_bytes, huge, chunksize=1) == [b * 2 for b in huge]
     with pool.resident(tasks.double_bytes) as run:
         assert run.map(items[:6], chunksize=2) == [b * 2 for b in items[:6]]

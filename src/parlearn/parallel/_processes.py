@@ -34,6 +34,7 @@ import os
 import pickle
 import selectors
 import signal
+import socket
 import threading
 import time
 from collections import deque
@@ -59,8 +60,10 @@ TIMEOUT_GRACE = 1.0
 # Chunks a worker may hold: one running and one waiting in its pipe, so it starts the next the
 # moment it sends a result instead of idling through a round trip to the parent.
 PREFETCH = 2
-# ...but a chunk goes into a busy worker's pipe only if its message is at most this large (a
-# Linux pipe or socket buffer holds 64 KiB or more), so sending it can never block.
+# ...but a chunk goes into a busy worker's pipe only if its message fits in the pipe's buffer,
+# so sending it can never block: a quarter of the send buffer (raised to SEND_BUFFER where the
+# system allows), or PREFETCH_BYTES where it cannot be read.
+SEND_BUFFER = 4 * 2**20
 PREFETCH_BYTES = 32 * 1024
 # How often the manager checks running items when timeouts or memory limits are set.
 WATCH_INTERVAL = 0.05
@@ -87,6 +90,7 @@ class _Worker:
     # Chunks sent to it, in order: the first is running, the next waits in its pipe.
     assigned: deque[_Pending] = field(default_factory=deque)
     kill_reason: TaskFailure | None = None  # why the parent killed it, if it did
+    prefetch_bytes: int = PREFETCH_BYTES  # the largest message it may take while busy
 
     @property
     def pending(self) -> _Pending | None:
@@ -378,7 +382,7 @@ class ProcessesBackend(Backend):
                 size = len(pending.payload)
                 if pending.fn_key not in w.known_fns:
                     size += len(function.fn_bytes)
-                if size <= PREFETCH_BYTES:
+                if size <= w.prefetch_bytes:
                     return w
         return None
 
@@ -407,7 +411,7 @@ class ProcessesBackend(Backend):
         )
         process.start()
         child_conn.close()
-        worker = _Worker(process, parent_conn, slot)
+        worker = _Worker(process, parent_conn, slot, prefetch_bytes=_prefetch_bytes(parent_conn))
         self._workers.append(worker)
         return worker
 
@@ -520,6 +524,23 @@ class ProcessesBackend(Backend):
             self._workers.clear()
             self._reaped.notify_all()
         self._fail_all(BrokenPoolError("the process pool was closed while work was pending"))
+
+
+def _prefetch_bytes(conn: Connection) -> int:
+    """How large a message may wait in this connection without its sender blocking: a quarter
+    of its send buffer (the kernel counts bookkeeping against it too), raised first."""
+    try:
+        sock = socket.socket(fileno=conn.fileno())
+    except OSError:  # not a socket (a plain pipe): keep the small, safe size
+        return PREFETCH_BYTES
+    try:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        return max(PREFETCH_BYTES, sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4)
+    except OSError:
+        return PREFETCH_BYTES
+    finally:
+        sock.detach()  # the connection keeps its descriptor
 
 
 def _running_position(w: _Worker, pending: _Pending) -> int | None:
