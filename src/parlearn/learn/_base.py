@@ -13,7 +13,7 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from parlearn.learn._blocks import placed, plan_blocks
+from parlearn.learn._blocks import keep_shared, placed, plan_blocks
 from parlearn.learn._execution import BlockExecutor, resolve_backend
 from parlearn.learn._objective import BlockTask, TrainingData
 from parlearn.models import ModelArtifact
@@ -39,6 +39,7 @@ def validate_fit_data(
 ) -> tuple[Array, Array]:
     """``X`` as a C-ordered float32/float64 array and ``y`` checked, with scikit-learn's
     errors; finiteness of X is checked later, while the data is copied (see block_executor)."""
+    original = X
     X, y = validate_data(
         estimator,
         X,
@@ -49,6 +50,7 @@ def validate_fit_data(
         multi_output=multi_output,
         y_numeric=not classifier,
     )
+    X = keep_shared(original, X)
     if classifier:
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -118,11 +120,12 @@ def block_executor(
     backend: object,
     workers: object,
 ) -> Iterator[tuple[BlockExecutor, TrainingData]]:
-    """A pool with the fit's data resident in its workers (in shared memory for processes),
-    checked for NaN and infinity on the way; everything is released at the end."""
-    name, count = resolve_backend(backend, workers, X.nbytes)
+    """A pool with the fit's data resident in its workers (in shared memory for processes);
+    the first pass checks X for NaN and infinity (``BlockTask``); everything is released at
+    the end."""
+    name, count = resolve_backend(backend, workers, X.nbytes, parallel_backend="threads")
     blocks = tuple(plan_blocks(len(X), X.shape[1] * X.itemsize))
-    with placed(name, X, y, weights, check_finite="X") as (Xs, ys, ws):
+    with placed(name, X, y, weights) as (Xs, ys, ws):
         data = TrainingData(Xs, ys, ws, blocks)
         with BlockExecutor(BlockTask(data), name, count) as run:
             yield run, data

@@ -2,7 +2,9 @@
 
 ::
 
-    fit ─► resolve_backend(backend, workers, data bytes)      "auto": serial for small data
+    fit ─► resolve_backend(backend, workers, data bytes)      "auto": serial for small data,
+                                                              else threads (full batch) or
+                                                              processes (SGD)
         ─► BlockExecutor(task)   Pool(backend) + pool.resident(task): the task (which holds the
               │                  data, in shared memory for processes) is shipped once per fit
               └─ map(items) per iteration: items carry a block index and the weights only;
@@ -41,20 +43,31 @@ def check_workers(workers: object) -> int | None:
     return workers
 
 
-def resolve_backend(backend: object, workers: object, data_bytes: int) -> tuple[str, int | None]:
-    """The concrete backend and worker count for a fit over ``data_bytes`` of data."""
+def resolve_backend(
+    backend: object, workers: object, data_bytes: int, *, parallel_backend: str = "processes"
+) -> tuple[str, int | None]:
+    """The concrete backend and worker count for a fit over ``data_bytes`` of data.
+
+    ``"auto"`` is ``"serial"`` for small data and ``parallel_backend`` otherwise: the
+    full-batch solvers pass ``"threads"`` (their blocks are a few large NumPy calls that
+    release the GIL, and threads need no copy of the data), SGD keeps ``"processes"`` (its
+    many small steps hold the GIL). Threads default to one per core, not the thread pool's
+    I/O-sized default.
+    """
     count = check_workers(workers)
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
         )
+    cores = parallel.cpu_count() if count is None else count
     if backend == "auto":
-        cores = parallel.cpu_count() if count is None else count
         if data_bytes < AUTO_PARALLEL_BYTES or cores < 2:
             return "serial", 1
-        return "processes", count
+        backend = parallel_backend
     if backend == "serial":
         return "serial", 1
+    if backend == "threads":
+        return "threads", cores
     return backend, count
 
 

@@ -64,8 +64,11 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         Hessian-vector product).
     class_weight : None, ``"balanced"`` or ``{class: weight}``: multiplies sample weights.
     workers : worker count; None for every core.
-    backend : ``"auto"`` (the calling process for data under 32 MiB, else ``"processes"``),
-        ``"serial"``, ``"threads"``, ``"processes"`` or ``"ray"`` (a cluster).
+    backend : ``"auto"`` (the calling process for data under 32 MiB, else ``"threads"``: a
+        block is a few large NumPy calls that release the GIL, and threads read the caller's
+        array with no copy), ``"serial"``, ``"threads"``, ``"processes"`` (the data copied
+        to shared memory once per fit; no copy if it is already there, see
+        ``parlearn.parallel.share``) or ``"ray"`` (a cluster).
 
     The model depends on the data and the parameters only: not on ``workers`` or
     ``backend`` (row blocks are fixed by the data's shape and summed in a fixed order).

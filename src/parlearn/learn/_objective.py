@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from parlearn.learn import _kernels
-from parlearn.learn._blocks import populate
+from parlearn.learn._blocks import assert_finite, populate
 from parlearn.learn._execution import BlockExecutor
 from parlearn.learn._kernels import LossSpec
 
@@ -48,10 +48,14 @@ class BlockTask:
     """The resident task: one operation on one block of the data it holds.
 
     An item is ``(operation, block index, loss, arguments)``: the loss travels with each item
-    (a few bytes) so one resident task serves a whole fit, smoothing stages included."""
+    (a few bytes) so one resident task serves a whole fit, smoothing stages included.
+
+    The first time a worker meets a block it checks it for NaN and infinity: the check runs
+    in parallel, on data about to be read anyway, instead of as a pass of its own."""
 
     data: TrainingData
     _mapped: bool = field(default=False, repr=False)
+    _checked: set[int] = field(default_factory=set, repr=False)
 
     def __call__(self, item: tuple[str, int, LossSpec, tuple[Any, ...]]) -> Any:
         if not self._mapped:  # a worker's first call: map the shared pages in one go
@@ -62,6 +66,9 @@ class BlockTask:
         op, index, spec, args = item
         d = self.data
         rows = d.blocks[index]
+        if index not in self._checked:
+            assert_finite(d.X[rows[0] : rows[1]], "X")
+            self._checked.add(index)
         if op == "loss_gradient":
             coef, intercept = args
             return _kernels.block_loss_gradient(d.X, d.y, d.weights, rows, coef, intercept, spec)

@@ -36,7 +36,7 @@ from parlearn.learn._base import (
     check_sample_weight,
     validate_fit_data,
 )
-from parlearn.learn._blocks import placed
+from parlearn.learn._blocks import assert_finite, keep_shared, placed
 from parlearn.learn._execution import BlockExecutor, check_workers, resolve_backend
 from parlearn.learn._local_sgd import Chunk, EpochResult, LocalSGD, SGDState, run_replica
 from parlearn.learn._logistic import class_weights
@@ -262,7 +262,7 @@ class _BaseSGD(BaseEstimator):
         first = next(iter(source.chunks()), None)
         if first is None:
             raise ValueError("the source holds no rows; a model needs at least one sample")
-        assert_all_finite(first[0], input_name="X")
+        assert_finite(first[0], "X")
         settings = self._settings(np.asarray(first[0][:EIGENVALUE_ROWS], dtype=np.float64))
         chunk_bytes = first[0].nbytes
         del first
@@ -270,7 +270,7 @@ class _BaseSGD(BaseEstimator):
 
         def chunks() -> Iterator[Chunk]:
             for X, y in prefetch(source.chunks()):
-                assert_all_finite(X, input_name="X")
+                assert_finite(X, "X")
                 targets = self._encode(y, X.dtype)
                 if shared:
                     yield Chunk(buffers.put("X", X), buffers.put("y", targets))
@@ -295,7 +295,7 @@ class _BaseSGD(BaseEstimator):
         self._store(state, dtype)
 
     def _partial(self, X: Array, targets: Array, weights: Array | None) -> None:
-        assert_all_finite(X, input_name="X")
+        assert_finite(X, "X")
         state: SGDState | None = getattr(self, "_state", None)
         if state is None:
             state = self._new_state(X.shape[1])
@@ -325,7 +325,10 @@ _SHARED_DOC = """
     replicas : models trained side by side and averaged (local SGD); fixed, so the model does
         not depend on the workers. Each replica sees 1/replicas of every epoch.
     average_every : local steps between two averages.
-    workers, backend : as in :class:`LogisticRegression`.
+    workers : worker count; None for every core.
+    backend : ``"auto"`` (the calling process for data under 32 MiB, else ``"processes"``:
+        the many small steps of SGD hold the GIL, so threads would take turns), ``"serial"``,
+        ``"threads"``, ``"processes"`` or ``"ray"``.
 
     Steps are mini-batch steps, limited for stability (see ``parlearn/learn/_sgd.py``): the
     same parameters give a model of the same quality as scikit-learn's, not the same numbers.
@@ -467,8 +470,10 @@ class SGDClassifier(LinearClassifierMixin, ClassifierMixin, _BaseSGD):
                 "class_weight='balanced' is not supported by partial_fit; pass a dict of "
                 "class weights, or weigh samples with sample_weight"
             )
+        original = X
         X, y = validate_data(self, X, y, reset=first, dtype=FLOAT_DTYPES, order="C",
                              ensure_all_finite=False)  # fmt: skip
+        X = keep_shared(original, X)
         if first:
             self.classes_ = _check_classes(np.unique(classes))
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
@@ -591,8 +596,10 @@ class SGDRegressor(LinearPredictorMixin, RegressorMixin, _BaseSGD):
         """One epoch over ``X``, ``y``, continuing from the current model."""
         self._check_params()
         first = getattr(self, "_state", None) is None
+        original = X
         X, y = validate_data(self, X, y, reset=first, dtype=FLOAT_DTYPES, order="C",
                              ensure_all_finite=False, y_numeric=True)  # fmt: skip
+        X = keep_shared(original, X)
         targets = _numeric_targets(y, X.dtype)
         weights = check_sample_weight(sample_weight, len(X), X.dtype)
         self._partial(X, targets, weights)
