@@ -8,9 +8,9 @@ Two scenarios:
    ``LogisticRegression`` (lbfgs, C=1, tol=1e-4), ``SGDClassifier`` (log_loss, alpha=1e-4,
    tol=1e-3) and ``Ridge`` (alpha=1, Cholesky). Reported: fit time, the final objective
    (computed the same way, in float64, for both models) and test accuracy.
-   parlearn runs twice, on the backend ``backend="auto"`` picks for large data (threads for
-   the full-batch models, processes for SGD) and on the other one; on processes the copy of
-   the data into shared memory counts in the fit time.
+   parlearn runs twice: on threads (what ``backend="auto"`` picks for large data) and on
+   processes (the data copied into shared memory once per fit; the copy counts in the fit
+   time).
 2. ``ooc``: one epoch of ``SGDClassifier`` over a float32 ``.npy`` file larger than this
    machine's RAM (sized from free disk, see ``ooc_size``), read with ``NpySource``: throughput
    next to the disk's raw sequential read speed, and peak memory of the process (and of the
@@ -93,8 +93,8 @@ DTYPES = ("float64", "float32")
 MODELS = ("logistic", "sgd", "ridge")
 CONTENDERS = ("sklearn", "parlearn", "parlearn-other")
 # The backend backend="auto" picks for large data, and the other one, measured side by side.
-DEFAULT_BACKEND = {"logistic": "threads", "sgd": "processes", "ridge": "threads"}
-OTHER_BACKEND = {"logistic": "processes", "sgd": "threads", "ridge": "processes"}
+DEFAULT_BACKEND = {"logistic": "threads", "sgd": "threads", "ridge": "threads"}
+OTHER_BACKEND = {"logistic": "processes", "sgd": "processes", "ridge": "processes"}
 
 
 def label(contender: str, model: str) -> str:

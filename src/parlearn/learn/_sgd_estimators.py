@@ -201,7 +201,9 @@ class _BaseSGD(BaseEstimator):
 
     @contextlib.contextmanager
     def _pool(self, data_bytes: int) -> Iterator[BlockExecutor]:
-        name, count = resolve_backend(self.backend, self.workers, data_bytes)
+        name, count = resolve_backend(
+            self.backend, self.workers, data_bytes, parallel_backend="threads"
+        )
         with BlockExecutor(run_replica, name, count) as run:
             self.backend_, self.workers_ = run.backend, run.workers
             yield run
@@ -326,9 +328,10 @@ _SHARED_DOC = """
         not depend on the workers. Each replica sees 1/replicas of every epoch.
     average_every : local steps between two averages.
     workers : worker count; None for every core.
-    backend : ``"auto"`` (the calling process for data under 32 MiB, else ``"processes"``:
-        the many small steps of SGD hold the GIL, so threads would take turns), ``"serial"``,
-        ``"threads"``, ``"processes"`` or ``"ray"``.
+    backend : ``"auto"`` (the calling process for data under 32 MiB, else ``"threads"``: a
+        batch is a few NumPy calls on ~65,000 numbers, which release the GIL, and threads need
+        no copy of the data), ``"serial"``, ``"threads"``, ``"processes"`` (data in shared
+        memory) or ``"ray"``.
 
     Steps are mini-batch steps, limited for stability (see ``parlearn/learn/_sgd.py``): the
     same parameters give a model of the same quality as scikit-learn's, not the same numbers.
