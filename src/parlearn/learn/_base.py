@@ -24,6 +24,7 @@ __all__ = [
     "LinearPredictorMixin",
     "block_executor",
     "check_nonnegative",
+    "check_numeric_targets",
     "check_sample_weight",
     "encode_classes",
     "validate_fit_data",
@@ -39,6 +40,8 @@ def validate_fit_data(
 ) -> tuple[Array, Array]:
     """``X`` as a C-ordered float32/float64 array and ``y`` checked, with scikit-learn's
     errors; finiteness of X is checked later, while the data is copied (see block_executor)."""
+    if not classifier:
+        check_numeric_targets(estimator, y)
     original = X
     X, y = validate_data(
         estimator,
@@ -58,6 +61,21 @@ def validate_fit_data(
         y = np.asarray(y, dtype=X.dtype)
         assert_all_finite(y, input_name="y")
     return X, y
+
+
+def check_numeric_targets(estimator: Any, y: Any) -> None:
+    """Refuse text targets for a regressor, saying what to do instead."""
+    values = np.asarray(y)
+    if values.dtype.kind not in "OUS":
+        return
+    try:
+        values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{type(estimator).__name__} is a regressor and needs numeric targets, got values "
+            f"such as {values.ravel()[:3].tolist()}; convert them to numbers, or use a "
+            "classifier (e.g. LogisticRegression) for class labels"
+        ) from None
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any) -> Array | None:

@@ -33,6 +33,7 @@ from parlearn.learn._base import (
     LinearClassifierMixin,
     LinearPredictorMixin,
     check_nonnegative,
+    check_numeric_targets,
     check_sample_weight,
     validate_fit_data,
 )
@@ -599,6 +600,7 @@ class SGDRegressor(LinearPredictorMixin, RegressorMixin, _BaseSGD):
         """One epoch over ``X``, ``y``, continuing from the current model."""
         self._check_params()
         first = getattr(self, "_state", None) is None
+        check_numeric_targets(self, y)
         original = X
         X, y = validate_data(self, X, y, reset=first, dtype=FLOAT_DTYPES, order="C",
                              ensure_all_finite=False, y_numeric=True)  # fmt: skip
@@ -635,15 +637,7 @@ def _check_classes(classes: Array) -> Array:
 
 
 def _numeric_targets(y: Any, dtype: Any) -> Array:
-    y = np.asarray(y)
-    if y.dtype.kind in "OUS":
-        try:
-            y = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"a regressor needs numeric targets, got values such as {y.ravel()[:3].tolist()}"
-                "; convert them to numbers, or use a classifier for class labels"
-            ) from exc
+    """Targets as a 1-d float array of ``dtype`` (text refused by check_numeric_targets)."""
     out: Array = np.asarray(y, dtype=dtype)
     if out.ndim != 1:
         raise ValueError(f"y must be 1-d (one target per sample), got shape {out.shape}")
