@@ -271,9 +271,7 @@ def child_ooc(spec: dict[str, Any]) -> Result:
 
     folder = Path(spec["folder"])
     source = NpySource(folder / "X.npy", folder / "y.npy", chunk_bytes=spec["chunk_bytes"])
-    model = SGDClassifier(
-        loss="log_loss", max_iter=1, tol=None, random_state=0, workers=THREADS, backend="processes"
-    )
+    model = SGDClassifier(loss="log_loss", max_iter=1, tol=None, random_state=0, workers=THREADS)
     warm = np.load(folder / "Xtest.npy")[:WARMUP_ROWS]
     model.fit(warm, np.load(folder / "ytest.npy")[:WARMUP_ROWS])  # imports, worker start
     for path in (folder / "X.npy", folder / "y.npy"):
@@ -291,6 +289,7 @@ def child_ooc(spec: dict[str, Any]) -> Result:
         "tree_peak_rss": memory.tree_rss_peak,
         "tree_peak_pss": memory.tree_pss_peak,
         "chunk_bytes": spec["chunk_bytes"],
+        "backend": model.backend_,
     }
 
 
@@ -610,7 +609,7 @@ def report_ooc(data: dict[str, Any], checks: list[Check]) -> str:
             f"{epoch['tree_peak_rss'] / 1e9:.2f} / {epoch['tree_peak_pss'] / 1e9:.2f} GB",
         ],
         ["test accuracy after one epoch", f"{epoch['accuracy']:.4f}"],
-        ["chunk", f"{epoch['chunk_bytes'] / 2**20:.0f} MiB"],
+        ["chunk, backend", f"{epoch['chunk_bytes'] / 2**20:.0f} MiB, {epoch.get('backend')}"],
     ]
     checks.append(
         Check(
