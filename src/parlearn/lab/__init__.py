@@ -9,7 +9,7 @@ the speedups, Amdahl's law fitted to them, and a recommendation with its reasons
 >>> with lab.LocalServer(latency=0.02) as server:
 ...     report = lab.run_bench(lab.io_workload(server.urls(64)))
 >>> report.recommendation.summary
-'I/O-bound: asyncio 25x, threads 22x, processes 1.9x; use asyncio'
+'I/O-bound: asyncio 24x, threads 18x, processes 1.9x; use asyncio'
 
 Modules: ``timing``, ``amdahl`` and ``recommend`` are the maths, pure functions;
 ``workload`` says what runs; ``bench`` runs it; ``report`` shows it. See ``docs/lab.md``.
