@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -135,7 +138,10 @@ def io_command(
         fresh_process=not in_process,
     )
     console = _console(json_out)
-    with tempfile.TemporaryDirectory(prefix="parlearn_bench_") as scratch:
+    with (
+        _terminate_as_interrupt(),
+        tempfile.TemporaryDirectory(prefix="parlearn_bench_") as scratch,
+    ):
         if urls is not None:
             url_list = read_urls(urls)
             limit = 20.0 if rate is None else rate
@@ -243,7 +249,10 @@ def cpu_command(
     )
     console = _console(json_out)
     chosen = CpuWorkload.images if images is not None else workload
-    with tempfile.TemporaryDirectory(prefix="parlearn_bench_") as scratch:
+    with (
+        _terminate_as_interrupt(),
+        tempfile.TemporaryDirectory(prefix="parlearn_bench_") as scratch,
+    ):
         workloads: list[Workload] = []
         if chosen in (CpuWorkload.images, CpuWorkload.both):
             if images is not None:
@@ -317,7 +326,8 @@ def python_command(
     )
     console = _console(json_out)
     workload = python_workload(target, load_items(items), source=str(items))
-    _run(console, "parlearn bench python", [workload], plan, json_out, plot)
+    with _terminate_as_interrupt():
+        _run(console, "parlearn bench python", [workload], plan, json_out, plot)
 
 
 # --------------------------------------------------------------------------- shared
@@ -329,6 +339,24 @@ def _console(json_out: bool) -> Console:
     if not console.is_terminal:
         console = Console(stderr=json_out, width=140)  # logs and pipes: room for the tables
     return console
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a supervisor) unwinds like Ctrl-C, so the server, the measuring
+    process and the temporary folder are cleaned up either way."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -148,7 +148,9 @@ def test_default_fresh_processes_leave_nothing_behind() -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_measuring_process_and_its_workers() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_kill_stops_everything_and_cleans_up(signum: int) -> None:
+    before = scratch_dirs()
     process = subprocess.Popen(
         [sys.executable, "-m", "parlearn.cli", "bench", "io", "--latency-ms", "200",
          "--requests", "64", "--repeats", "5"],
@@ -163,8 +165,10 @@ def test_ctrl_c_stops_the_measuring_process_and_its_workers() -> None:
     time.sleep(1.0)
     family = [parent, *parent.children(recursive=True)]
     assert len(family) >= 2
-    process.send_signal(signal.SIGINT)  # to the parent only, as a supervisor would
-    process.communicate(timeout=60)
+    process.send_signal(signum)  # to the parent only, as a supervisor would
+    _, err = process.communicate(timeout=60)
     assert process.returncode != 0
+    assert "Traceback" not in err
     _, alive = psutil.wait_procs(family, timeout=20)
-    assert not alive, f"still running after Ctrl-C: {alive}"
+    assert not alive, f"still running after the signal: {alive}"
+    assert scratch_dirs() <= before  # the temporary folder is gone too
