@@ -50,8 +50,8 @@ def resolve_backend(
     ``"auto"`` is ``"serial"`` for small data and ``parallel_backend`` otherwise. The
     estimators pass ``"threads"``: their work is a few large NumPy calls per block or batch,
     which release the GIL, and threads read the caller's arrays with no copy into shared
-    memory and no worker start-up (measured in ``benchmarks/learn_linear.py``: 1.3-1.9x
-    faster than processes here). Threads default to one per core, not the thread pool's
+    memory and no worker start-up (measured in ``benchmarks/learn_linear.py``: as fast as
+    processes or up to 2.6x faster here). Threads default to one per core, not the thread pool's
     I/O-sized default.
     """
     count = check_workers(workers)
