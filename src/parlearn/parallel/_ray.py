@@ -96,11 +96,12 @@ class RayBackend(Backend):
                 self._fn_refs.pop(job.key, None)
             refs = self._refs.pop(job.id, set())
         if aborted and refs:
+            # Not force=True: that kills the worker process, and Ray may already have handed
+            # it the next call's first task. A running Python task gets KeyboardInterrupt.
             for ref in refs:
                 with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
-            # Wait until the cancelled tasks are settled: a worker being killed must not take
-            # the next call's first task down with it.
+                    ray.cancel(ref)
+            # Wait until the cancelled tasks are settled before the next call starts.
             with contextlib.suppress(Exception):
                 ray.wait(list(refs), num_returns=len(refs), timeout=ABORT_WAIT)
 
