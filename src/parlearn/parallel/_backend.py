@@ -9,6 +9,7 @@ is written once in the engine (``_engine.py``) on top of it, the way
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
@@ -59,6 +60,16 @@ class Backend(ABC):
     @abstractmethod
     def submit(self, job: Job, chunk: Chunk) -> Future[ChunkOutcome]:
         """Start running ``chunk`` of ``job``; the future never raises for a task's error."""
+
+    def wait(self, done: queue.SimpleQueue[Future[ChunkOutcome]]) -> list[Future[ChunkOutcome]]:
+        """Block until a future of this caller completes; return every completed one.
+
+        ``done`` receives the caller's futures as they complete. A backend whose results need
+        work to collect (reading pipes) may do that work here, in the caller's thread."""
+        completed = [done.get()]
+        while not done.empty():
+            completed.append(done.get())
+        return completed
 
     def start_job(self, job: Job) -> None:
         """Called before the first chunk of ``job`` (e.g. to ship the function once)."""

@@ -134,10 +134,9 @@ def run_job(
                 future.add_done_callback(done.put)
             if not in_flight:
                 break
-            completed = [done.get()]  # cheaper than concurrent.futures.wait on every chunk
-            while not done.empty():
-                completed.append(done.get())
-            for future in completed:
+            # A completion queue is cheaper than concurrent.futures.wait on every chunk, and
+            # lets the processes backend read results in this thread while it waits.
+            for future in backend.wait(done):
                 chunk = in_flight.pop(future)
                 outcome = future.result()
                 sizer.observe(len(chunk) - len(outcome.retry), outcome.seconds)

@@ -32,6 +32,7 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
+import queue
 import selectors
 import signal
 import socket
@@ -67,6 +68,9 @@ SEND_BUFFER = 4 * 2**20
 PREFETCH_BYTES = 32 * 1024
 # How often the manager checks running items when timeouts or memory limits are set.
 WATCH_INTERVAL = 0.05
+# After a caller stops reading results, the manager thread waits this long before it reads
+# them itself: a caller iterating over results is usually back within it.
+LINGER = 0.005
 # How long close() waits for workers to exit on their own before killing them.
 STOP_WAIT = 2.0
 
@@ -161,6 +165,16 @@ class ProcessesBackend(Backend):
         self._wake_r, self._wake_w = os.pipe()
         self._wake_pending = False  # a wake-up byte is in the pipe, not yet read
         self._manager: threading.Thread | None = None
+        # The pump: whoever holds it reads results and dispatches chunks (``_step``) -- the
+        # manager thread, or a caller waiting for its results (``wait``), so a busy caller
+        # never hands every result across threads. ``_pumper``: the caller that has the turn.
+        self._pump = threading.Lock()
+        self._pumper: int | None = None
+        self._linger_until = 0.0  # the manager takes the pump back only after this
+        self._turn = threading.Condition(self._state_lock)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._watched: set[int] = set()  # ids of the workers registered in the selector
         self._broken: BaseException | None = None
         self._reaped = threading.Condition(self._state_lock)
         self._released: set[int] = set()  # function keys that workers knowing them must forget
@@ -200,7 +214,9 @@ class ProcessesBackend(Backend):
             if self._broken is not None:
                 raise BrokenPoolError(f"the process pool is broken: {self._broken}")
             self._queue.append(_Pending(job.id, job.key, chunk, payload, job.timeout, future))
-        self._wake()
+            lingering = self._pumper is None and time.monotonic() < self._linger_until
+        if not lingering:  # else no one is in select: the next step, soon, dispatches it
+            self._wake()
         return future
 
     def end_job(self, job: Job, *, aborted: bool) -> None:
@@ -251,8 +267,12 @@ class ProcessesBackend(Backend):
             return
         super().close()
         self._wake()
+        with self._state_lock:
+            self._turn.notify_all()
         if self._manager is not None:
             self._manager.join()
+        else:
+            self._selector.close()
         with self._state_lock:
             for p in self._queue:
                 p.future.cancel()
@@ -282,57 +302,110 @@ class ProcessesBackend(Backend):
     def _manager_alive(self) -> bool:
         return self._manager is not None and self._manager.is_alive()
 
-    # ------------------------------------------------------------------ manager thread
+    # ------------------------------------------------------------------ the pump
 
-    def _manage(self) -> None:
-        # One selector for the manager's whole life (workers are added and removed as they
-        # start and die), not one built per wait: the manager wakes several times a chunk.
-        selector = selectors.DefaultSelector()
-        selector.register(self._wake_r, selectors.EVENT_READ)
-        watched: set[int] = set()  # ids of the workers registered
-        try:
-            while not self._closed:
-                self._dispatch()
+    def wait(self, done: queue.SimpleQueue[Future[ChunkOutcome]]) -> list[Future[ChunkOutcome]]:
+        """Collect results in this thread until one of the caller's futures completes.
+
+        The manager thread stands down while a caller waits (and LINGER after, since a caller
+        that just got a result usually waits again at once), so a round of chunks is sent,
+        read and settled without waking a second thread for each one. A second caller waiting
+        at the same time blocks on its own queue; the pumping caller settles its futures too.
+        """
+        me = threading.get_ident()
+        with self._state_lock:
+            take = self._pumper is None and not self._closed and self._broken is None
+            if take:
+                self._pumper = me
+        if take:
+            try:
+                if not self._pump.acquire(blocking=False):
+                    self._wake()  # the manager is in a step, maybe blocked in select
+                    self._pump.acquire()
+                try:
+                    while done.empty() and not self._closed and self._broken is None:
+                        self._guarded_step()
+                finally:
+                    self._pump.release()
+            finally:
                 with self._state_lock:
-                    for w in self._workers:
-                        if id(w) not in watched:
-                            selector.register(w.conn, selectors.EVENT_READ, w)
-                            selector.register(w.process.sentinel, selectors.EVENT_READ, w)
-                            watched.add(id(w))
-                    watching = any(
-                        w.pending is not None
-                        and (w.pending.timeout is not None or self._max_memory is not None)
-                        for w in self._workers
-                    )
-                events = selector.select(timeout=WATCH_INTERVAL if watching else None)
-                ready = {key.fd for key, _ in events}
-                if self._wake_r in ready:
-                    self._wake_pending = False  # before reading: a later _wake writes again
-                    os.read(self._wake_r, 4096)
-                received = []
-                for w in list(self._workers):
-                    if w.conn.fileno() in ready:
-                        received.append(self._receive(w))
-                    if w.process.sentinel in ready:
-                        selector.unregister(w.conn)
-                        selector.unregister(w.process.sentinel)
-                        watched.discard(id(w))
-                        self._reap(w)
-                if received:
-                    # Give the now idle workers their next chunk first, then read the results:
-                    # unpickling a large result must not keep a worker waiting.
-                    self._dispatch()
-                    for pending, message in received:
-                        if pending is not None:
-                            self._settle(pending, message)
-                if watching:
-                    self._watch()
+                    self._pumper = None
+                    self._linger_until = time.monotonic() + LINGER
+        return super().wait(done)
+
+    def _guarded_step(self) -> None:
+        try:
+            self._step()
+        except (KeyboardInterrupt, SystemExit):
+            raise  # the caller's own interrupt: its job is aborted, the pool goes on
         except BaseException as exc:  # the pool cannot go on: fail every waiting caller
             self._broken = exc
             self._fail_all(BrokenPoolError(f"the process pool manager failed: {exc!r}"))
+
+    def _manage(self) -> None:
+        try:
+            while True:
+                with self._state_lock:
+                    while not self._closed and self._broken is None and self._standing_down():
+                        self._turn.wait(LINGER)
+                    if self._closed or self._broken is not None:
+                        break
+                with self._pump:
+                    if not self._standing_down():  # a caller may have taken the turn meanwhile
+                        self._guarded_step()
         finally:
-            selector.close()
-            self._stop_workers()
+            with self._pump:
+                self._selector.close()
+                self._stop_workers()
+
+    def _standing_down(self) -> bool:
+        return self._pumper is not None or time.monotonic() < self._linger_until
+
+    def _step(self) -> None:
+        """Dispatch what is queued, wait for an event, read results, reap dead workers."""
+        selector = self._selector
+        self._dispatch()
+        with self._state_lock:
+            for w in self._workers:
+                if id(w) not in self._watched:
+                    selector.register(w.conn, selectors.EVENT_READ, w)
+                    selector.register(w.process.sentinel, selectors.EVENT_READ, w)
+                    self._watched.add(id(w))
+            watching = any(
+                w.pending is not None
+                and (w.pending.timeout is not None or self._max_memory is not None)
+                for w in self._workers
+            )
+        if self._pumper is None:  # the manager: it wakes for the wake-up pipe or LINGER
+            timeout = WATCH_INTERVAL if watching else None
+        else:
+            timeout = WATCH_INTERVAL if watching else LINGER
+        events = selector.select(timeout=timeout)
+        ready = {key.fd for key, _ in events}
+        if self._wake_r in ready:
+            os.read(self._wake_r, 4096)
+            # After reading: a wake-up written between the read and here is skipped by its
+            # writer, but what it announced (a queued chunk, a caller's turn) is seen by the
+            # dispatch below and the next step's checks.
+            self._wake_pending = False
+        received = []
+        for w in list(self._workers):
+            if w.conn.fileno() in ready:
+                received.append(self._receive(w))
+            if w.process.sentinel in ready:
+                selector.unregister(w.conn)
+                selector.unregister(w.process.sentinel)
+                self._watched.discard(id(w))
+                self._reap(w)
+        if received:
+            # Give the now idle workers their next chunk first, then read the results:
+            # unpickling a large result must not keep a worker waiting.
+            self._dispatch()
+            for pending, message in received:
+                if pending is not None:
+                    self._settle(pending, message)
+        if watching:
+            self._watch()
 
     def _dispatch(self) -> None:
         with self._state_lock:
