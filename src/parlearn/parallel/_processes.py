@@ -2,14 +2,18 @@
 
 ::
 
-    caller thread                 manager thread                      worker processes
-    ─────────────                 ──────────────                      ────────────────
-    submit(chunk) ─► queue ─wake─► dispatch to an idle worker ──pipe──► run_chunk
-                                   wait(pipes, sentinels, wake, tick)   │ slot: (position, t0)
+    caller thread                 the pump (_step)                    worker processes
+    ─────────────                 ────────────────                    ────────────────
+    submit(chunk) ─► queue ─────► dispatch to an idle worker ──pipe──► run_chunk
+    wait(): takes the pump        wait(pipes, sentinels, wake, tick)   │ slot: (position, t0)
     future ◄──────── set_result ◄─ result on a pipe ◄──────────────────┘
                                    a sentinel fires: the worker died → WorkerCrashedError
                                    an item overruns timeout + grace → kill → TaskTimeoutError
                                    RSS over max_worker_memory → kill → WorkerCrashedError
+
+The pump runs in a caller blocked in ``wait`` (so a round of chunks is sent, read and settled
+in one thread, with no hand-off to another thread per result), else in the manager thread,
+which stands down while a caller pumps and for LINGER after.
 
 Why not ``concurrent.futures.ProcessPoolExecutor``: when a worker dies it breaks the whole pool
 and cannot say which items the dead worker held, and it cannot stop one overrunning task. Here
