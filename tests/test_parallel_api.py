@@ -70,6 +70,35 @@ def test_lambdas_and_closures_reach_processes() -> None:
     ]
 
 
+MAIN_SCRIPT = """
+import dataclasses
+from parlearn import parallel
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+def shift(p):
+    return Point(p.x + 1), (lambda: 0).__class__.__name__
+
+if __name__ == "__main__":
+    out = parallel.map(shift, [Point(i) for i in range(4)], backend="processes", workers=2)
+    print([p.x for p, _ in out])
+"""
+
+
+def test_classes_and_functions_of_a_script_reach_processes_by_value(tmp_path: Path) -> None:
+    # Pickled by reference they would not import in a worker (it has no such __main__): the
+    # fast pickler hands them to cloudpickle, which sends them by value, in items and results.
+    script = tmp_path / "script.py"
+    script.write_text(MAIN_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2, 3, 4]"
+
+
 def test_unpicklable_item_is_named() -> None:
     items = [1, threading.Lock(), 3]
     with pytest.raises(SerializationError, match=r"item 1 .*lock"):

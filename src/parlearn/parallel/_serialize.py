@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,28 @@ from parlearn.parallel._shm import ShareScope, reduce_array
 __all__ = ["dumps", "dumps_function", "dumps_items", "loads"]
 
 loads = pickle.loads
+
+
+class _ByValue(Exception):
+    """Raised by the fast pickler for what only cloudpickle can send (see ``dumps``)."""
+
+
+class _FastPickler(pickle.Pickler):
+    """The C pickler, plus shared-memory arrays. Functions and classes go by reference, so
+    one that a worker could not import (defined in ``__main__``, nested, a lambda) stops it:
+    ``dumps`` then starts again with cloudpickle, which sends them by value."""
+
+    def __init__(self, file: io.BytesIO, scope: ShareScope | None, refer_to_owned: bool) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._scope = scope
+        self._refer_to_owned = refer_to_owned
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            return reduce_array(obj, self._scope, refer_to_owned=self._refer_to_owned)
+        if isinstance(obj, (type, types.FunctionType)) and not _importable(obj):
+            raise _ByValue
+        return NotImplemented
 
 
 class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
@@ -35,8 +59,27 @@ class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
         return super().reducer_override(obj)
 
 
+def _importable(obj: Any) -> bool:
+    """Whether a worker can import ``obj`` by its module and name, as pickle would."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", "")
+    return (
+        module is not None
+        and module != "__main__"
+        and module in sys.modules
+        and "<" not in qualname  # <lambda>, <locals>
+    )
+
+
 def dumps(obj: Any, scope: ShareScope | None = None, *, refer_to_owned: bool = True) -> bytes:
+    """Pickle ``obj`` for a process worker: the C pickler when it can, else cloudpickle
+    (lambdas, closures, functions of ``__main__``), with large arrays in ``scope``."""
     buf = io.BytesIO()
+    try:
+        _FastPickler(buf, scope, refer_to_owned).dump(obj)
+        return buf.getvalue()
+    except (_ByValue, pickle.PicklingError, AttributeError, TypeError):
+        buf = io.BytesIO()  # arrays already shared stay in scope and are found again
     _Pickler(buf, scope, refer_to_owned).dump(obj)
     return buf.getvalue()
 
