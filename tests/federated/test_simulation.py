@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from parlearn.federated import simulation
-from parlearn.federated._runner import ClientRunner, plan_groups
+from parlearn.federated._runner import ClientRunner, plan_bins, plan_groups
 from parlearn.federated.client import ArrayClient, local_sgd
 from parlearn.federated.experiment import federate
 from parlearn.federated.strategy import FedAvg, make_strategy
@@ -242,6 +243,44 @@ def test_groups_balance_the_work_largest_first() -> None:
     assert [len(g) for g in light] == [4, 4, 2]
     with pytest.raises(ValueError, match="workers"):
         plan_groups([1.0], workers=0)
+
+
+def test_bins_balance_measured_seconds_longest_first() -> None:
+    seconds = [5.0, 4.0, 3.0, 3.0, 2.0, 2.0, 1.0]
+    bins = plan_bins(seconds, workers=2)
+    assert sorted(p for b in bins for p in b) == list(range(7))  # every item once
+    loads = sorted(sum(seconds[p] for p in b) for b in bins)
+    assert loads == [10.0, 10.0]  # LPT: 5+3+2 | 4+3+2+1
+    assert all(b == sorted(b) for b in bins)  # positions in the aggregation order
+    assert plan_bins([1.0, 1.0], workers=4) == [[0], [1]]  # no empty bins
+    assert plan_bins([], workers=2) == []
+    with pytest.raises(ValueError, match="workers"):
+        plan_bins([1.0], workers=0)
+
+
+def _counting_imap(imap: Any, dispatched: list[int], items: Any, **kwargs: Any) -> Any:
+    dispatched.append(len(items))
+    return imap(items, **kwargs)
+
+
+def test_light_rounds_go_one_bin_per_worker_and_stay_bit_identical() -> None:
+    """Once every client's time is measured, a light round travels as one bin per worker
+    (filled by measured seconds); results are still added in the fixed order, so the model
+    does not depend on timings or on the number of workers."""
+    params = _CountingFactory()(0).get_parameters({})
+    clients = [(cid, {"local_epochs": 1, "seed": cid}) for cid in range(6)]
+    models = []
+    for workers in (1, 2, 3):
+        with Pool("processes", workers=workers) as pool:
+            runner = ClientRunner(pool, _CountingFactory(), num_clients=6)
+            dispatched: list[int] = []
+            runner._run.imap = functools.partial(_counting_imap, runner._run.imap, dispatched)  # type: ignore[method-assign]
+            rounds = [list(runner.fit(clients, params)) for _ in range(3)]
+        assert dispatched[-1] == workers  # a light, measured round: one item per worker
+        assert all([r.cid for r in results] == [5, 4, 3, 2, 1, 0] for results in rounds[1:])
+        models.append([np.concatenate([np.ravel(p) for p in r.parameters]) for r in rounds[-1]])
+    for other in models[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(models[0], other, strict=True))
 
 
 class _CountingFactory:

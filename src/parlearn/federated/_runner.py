@@ -5,23 +5,29 @@
     a round's clients ─► order: expected cost, largest first (examples x local epochs, as
                          clients reported them in earlier rounds; unknown clients count as
                          the mean; ties by client id): the order results are aggregated in
-                      ─► groups: contiguous runs of that order, each about a share of the
-                         work left (guided scheduling), never more than MAX_GROUP_BYTES of
-                         results
-                      ─► resident task over the groups (ordered, one group per dispatch)
-    outcomes in that order ◄─ a group lost to a dying worker runs again, one client per item
+                      ─► a light round (under LIGHT_ROUND_SECONDS a worker, by measured
+                         times): one bin per worker, balanced by LPT on each client's
+                         measured seconds; results put back in the order above
+                      ─► otherwise groups: contiguous runs of that order, each about a share
+                         of the work left (guided scheduling), never more than
+                         MAX_GROUP_BYTES of results, streamed in order
+                      ─► resident task over the bins or groups (one per dispatch)
+    outcomes in that order ◄─ a bin or group lost to a dying worker runs again, one client
+                              per item
 
 Why: a light round (ten clients of a third of a millisecond) costs as much in dispatch as in
-work, so clients travel in a few groups, and the task with the client builder is shipped to
-the workers once per simulation, not once per round. Largest first is LPT scheduling (Graham
-1969): the big clients start early and the small ones fill the gaps, so workers finish
-together. The order depends only on what clients reported, never on timings or on the
-number of workers, so the aggregated model is bit-identical whatever the workers.
+work, so clients travel in as few messages as balance allows -- one per worker when their
+times are known -- and the task with the client builder is shipped to the workers once per
+simulation, not once per round. Largest first is LPT scheduling (Graham 1969): the big clients
+start early and the small ones fill the gaps, so workers finish together. Timings decide only
+which worker runs a client, never the order results are added in, so the aggregated model is
+bit-identical whatever the workers.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +45,7 @@ from parlearn.federated._types import (
 )
 from parlearn.parallel import Failure, Pool, SharedArray, share
 
-__all__ = ["ClientLike", "ClientRunner", "plan_groups"]
+__all__ = ["ClientLike", "ClientRunner", "plan_bins", "plan_groups"]
 
 Phase = Literal["fit", "evaluate"]
 
@@ -52,6 +58,9 @@ MIN_GROUP_SECONDS = 0.001
 MAX_GROUP_BYTES = 32 * 2**20
 # Global parameters this large travel to the workers in shared memory, once per round.
 SHARE_BYTES = 2**20
+# A round expected to take less than this per worker goes out as one bin per worker, when every
+# client's time has been measured and the round's results fit in MAX_GROUP_BYTES x workers.
+LIGHT_ROUND_SECONDS = 0.01
 
 
 class ClientLike(Protocol):
@@ -102,6 +111,21 @@ def plan_groups(
     return groups
 
 
+def plan_bins(seconds: Sequence[float], workers: int) -> list[list[int]]:
+    """Spread items over ``workers`` bins of about equal total ``seconds``: each item, longest
+    first, goes to the bin with the least so far (LPT, Graham 1969: within 4/3 of the best).
+    Returns the non-empty bins, each a list of item positions in increasing order."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    heap = [(0.0, b) for b in range(workers)]
+    bins: list[list[int]] = [[] for _ in range(workers)]
+    for position in sorted(range(len(seconds)), key=lambda i: (-seconds[i], i)):
+        load, b = heapq.heappop(heap)
+        bins[b].append(position)
+        heapq.heappush(heap, (load + float(seconds[position]), b))
+    return [sorted(b) for b in bins if b]
+
+
 class ClientRunner:
     """Runs the clients of each round on ``pool``; ``close()`` releases the workers' copy."""
 
@@ -109,7 +133,9 @@ class ClientRunner:
         self._pool = pool
         self._run = pool.resident(functools.partial(_run_group, client_fn))
         self._examples = np.full(num_clients, -1, dtype=np.int64)  # as reported in fit
-        self._seconds_per_cost: float | None = None  # measured: sizes groups, never the order
+        # Measured, in the workers: sizes groups and fills bins, never decides the order.
+        self._seconds_per_cost: float | None = None
+        self._seconds_per_epoch = np.full(num_clients, np.nan)  # each client's last fit
 
     def fit(
         self, clients: Sequence[tuple[int, Config]], parameters: Parameters
@@ -135,32 +161,87 @@ class ClientRunner:
         order = sorted(range(len(clients)), key=lambda i: (-costs[i], clients[i][0]))
         ordered = [clients[i] for i in order]
         model_bytes = sum(np.asarray(p).nbytes for p in parameters)
-        max_items = max(1, MAX_GROUP_BYTES // max(model_bytes, 1))
-        per_cost = self._seconds_per_cost
-        groups = plan_groups(
-            [costs[i] for i in order],
-            self._pool.workers,
-            min_cost=MIN_GROUP_SECONDS / per_cost if per_cost else 0.0,
-            max_items=max_items,
-        )
         shared = _share(parameters) if model_bytes >= SHARE_BYTES else None
         sent: Parameters = parameters if shared is None else list(shared)
         started = time.perf_counter()
         try:
-            items = [(phase, [ordered[i] for i in group], sent) for group in groups]
-            for item, outcome in zip(
-                items, self._run.imap(items, chunksize=1, errors="collect"), strict=True
-            ):
-                if isinstance(outcome, Failure):  # the worker died: find which client did it
-                    yield from self._one_by_one(phase, item[1], sent)
-                else:
-                    yield from outcome
+            seconds = self._light_round(phase, ordered, model_bytes)
+            if seconds is not None:
+                yield from self._run_bins(phase, ordered, sent, seconds)
+            else:
+                yield from self._run_groups(phase, ordered, sent, [costs[i] for i in order])
         finally:
             for array in shared or ():
                 array.close()
         if phase == "fit" and costs:
             took = (time.perf_counter() - started) * self._pool.workers / sum(costs)
+            per_cost = self._seconds_per_cost
             self._seconds_per_cost = took if per_cost is None else 0.5 * (per_cost + took)
+
+    def _light_round(
+        self, phase: Phase, ordered: list[tuple[int, Config]], model_bytes: int
+    ) -> list[float] | None:
+        """Each client's expected seconds when the round is light enough for one bin per
+        worker (see the module), else None."""
+        if phase != "fit" or len(ordered) * model_bytes > MAX_GROUP_BYTES * self._pool.workers:
+            return None
+        seconds = [float(self._seconds_per_epoch[cid]) * _epochs(config) for cid, config in ordered]
+        if any(math.isnan(s) for s in seconds):
+            return None
+        return seconds if sum(seconds) < LIGHT_ROUND_SECONDS * self._pool.workers else None
+
+    def _run_bins(
+        self,
+        phase: Phase,
+        ordered: list[tuple[int, Config]],
+        parameters: Parameters,
+        seconds: list[float],
+    ) -> Iterator[Any]:
+        bins = plan_bins(seconds, self._pool.workers)
+        items = [(phase, [ordered[p] for p in b], parameters) for b in bins]
+        outcomes: list[Any] = [None] * len(ordered)
+        answers = self._run.imap(items, chunksize=1, errors="collect")
+        for positions, item, answer in zip(bins, items, answers, strict=True):
+            got = (
+                list(self._one_by_one(phase, item[1], parameters))
+                if isinstance(answer, Failure)  # the worker died: find which client did it
+                else self._timed(answer)
+            )
+            for position, outcome in zip(positions, got, strict=True):
+                outcomes[position] = outcome
+        yield from outcomes
+
+    def _run_groups(
+        self,
+        phase: Phase,
+        ordered: list[tuple[int, Config]],
+        parameters: Parameters,
+        costs: list[float],
+    ) -> Iterator[Any]:
+        model_bytes = sum(np.asarray(p).nbytes for p in parameters)
+        per_cost = self._seconds_per_cost
+        groups = plan_groups(
+            costs,
+            self._pool.workers,
+            min_cost=MIN_GROUP_SECONDS / per_cost if per_cost else 0.0,
+            max_items=max(1, MAX_GROUP_BYTES // max(model_bytes, 1)),
+        )
+        items = [(phase, [ordered[i] for i in group], parameters) for group in groups]
+        answers = self._run.imap(items, chunksize=1, errors="collect")
+        for item, answer in zip(items, answers, strict=True):
+            if isinstance(answer, Failure):  # the worker died: find which client did it
+                yield from self._one_by_one(phase, item[1], parameters)
+            else:
+                yield from self._timed(answer)
+
+    def _timed(self, answer: list[tuple[Any, float, int]]) -> list[Any]:
+        """The outcomes of a bin or group, noting each successful fit's seconds per epoch."""
+        outcomes = []
+        for outcome, seconds, epochs in answer:
+            if isinstance(outcome, FitResult):
+                self._seconds_per_epoch[outcome.cid] = seconds / epochs
+            outcomes.append(outcome)
+        return outcomes
 
     def _one_by_one(
         self, phase: Phase, clients: list[tuple[int, Config]], parameters: Parameters
@@ -172,7 +253,7 @@ class ClientRunner:
                 reason = f"{type(outcome.exception).__name__}: {outcome.exception}"
                 yield ClientFailure(cid, reason)
             else:
-                yield from outcome
+                yield from self._timed(outcome)
 
     def _costs(self, clients: Sequence[tuple[int, Config]]) -> list[float]:
         """Expected work per client: examples x local epochs (unknown clients: the mean)."""
@@ -181,10 +262,13 @@ class ClientRunner:
         costs = []
         for cid, config in clients:
             examples = int(self._examples[cid])
-            epochs = config.get("local_epochs", 1)
-            epochs = epochs if isinstance(epochs, int) and epochs > 0 else 1
-            costs.append(max(float(examples) if examples >= 0 else typical, 1.0) * epochs)
+            costs.append(max(float(examples) if examples >= 0 else typical, 1.0) * _epochs(config))
         return costs
+
+
+def _epochs(config: Config) -> int:
+    epochs = config.get("local_epochs", 1)
+    return epochs if isinstance(epochs, int) and epochs > 0 else 1
 
 
 def _share(parameters: Parameters) -> list[SharedArray]:
@@ -204,10 +288,16 @@ def _share(parameters: Parameters) -> list[SharedArray]:
 
 def _run_group(
     client_fn: ClientFn, item: tuple[Phase, list[tuple[int, Config]], Parameters]
-) -> list[Any]:
+) -> list[tuple[Any, float, int]]:
+    """Each client's outcome, with the seconds it took and its local epochs."""
     phase, clients, parameters = item
     one = _fit_one if phase == "fit" else _evaluate_one
-    return [one(client_fn, parameters, cid, config) for cid, config in clients]
+    answers = []
+    for cid, config in clients:
+        started = time.perf_counter()
+        outcome = one(client_fn, parameters, cid, config)
+        answers.append((outcome, time.perf_counter() - started, _epochs(config)))
+    return answers
 
 
 def _fit_one(
