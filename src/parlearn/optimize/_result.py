@@ -22,7 +22,7 @@ import numpy as np
 
 from parlearn.optimize._arrays import ConstraintArray, ExpressionArray, VariableArray
 from parlearn.optimize._errors import NoSolutionError
-from parlearn.optimize._expr import Constraint, FloatArray, LinearExpression, Variable
+from parlearn.optimize._expr import Constraint, FloatArray, IntArray, LinearExpression, Variable
 from parlearn.optimize._model import NameTable
 
 __all__ = ["Result", "Sensitivity", "Status"]
@@ -110,6 +110,8 @@ class Result:
     ``objective`` is None whenever there is no solution (infeasible, unbounded, stopped before
     a feasible point): never 0 standing in for "nothing". ``values`` (by column) is None then
     too; ``duals``, ``reduced_costs`` and ``sensitivity`` exist for LPs solved to optimality.
+    ``solve_many(..., returns="values" | "objective")`` leaves out the duals and reduced costs,
+    or every array: reading them then raises :class:`NoSolutionError` saying so.
     """
 
     status: Status
@@ -139,6 +141,14 @@ class Result:
         stopped early)."""
         return self.values is not None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A basic LP solution has at most one non-zero value per row: with many more columns
+        # than rows most values are 0, and the values travel as (positions, non-zeros). Every
+        # bit comes back (-0.0 and NaN count as non-zero).
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values = state.pop("values")
+        return (_rebuild_result, (_sparse(values), state))
+
     def with_names(self, names: NameTable | None) -> Result:
         return dataclasses.replace(self, names=names)
 
@@ -151,6 +161,12 @@ class Result:
     def _values(self) -> FloatArray:
         if self.values is None:
             where = f"scenario {self.scenario}: " if self.scenario is not None else ""
+            if self.objective is not None:  # solved, but the values were not kept
+                raise NoSolutionError(
+                    f"{where}this result carries no variable values: solve_many(..., "
+                    "returns='objective') keeps status and objective only; pass "
+                    "returns='values' or 'all' to keep them"
+                )
             raise NoSolutionError(
                 f"{where}no solution to read values from, status {self.status.value}: "
                 f"{self.message or MESSAGES[self.status]}"
@@ -200,6 +216,11 @@ class Result:
                     "to get them"
                 )
             self._values()
+            if self.ok:
+                raise NoSolutionError(
+                    f"this result carries no {what}: solve_many(..., returns='values') leaves "
+                    "them out; pass returns='all' to keep them"
+                )
             raise NoSolutionError(f"this result has no {what}")
         return array
 
@@ -247,6 +268,35 @@ class Result:
         objective = "None" if self.objective is None else f"{self.objective:.10g}"
         scenario = f", scenario={self.scenario}" if self.scenario is not None else ""
         return f"Result(status={self.status.value}, objective={objective}{scenario})"
+
+
+SparseValues = tuple[int, IntArray, FloatArray]
+
+
+def _sparse(values: FloatArray | None) -> FloatArray | SparseValues | None:
+    """``(length, positions, non-zeros)`` when that is less than half the bytes of ``values``."""
+    if values is None or values.dtype != np.float64 or values.ndim != 1:
+        return values
+    positions = np.flatnonzero(np.ascontiguousarray(values).view(np.uint64))
+    if positions.nbytes + 8 * len(positions) >= values.nbytes // 2:
+        return values
+    return (len(values), positions, values[positions])
+
+
+def _dense(values: FloatArray | SparseValues | None) -> FloatArray | None:
+    if not isinstance(values, tuple):
+        return values
+    length, positions, nonzero = values
+    dense = np.zeros(length)
+    dense[positions] = nonzero
+    return dense
+
+
+def _rebuild_result(values: FloatArray | SparseValues | None, state: dict[str, Any]) -> Result:
+    # As pickle rebuilds a dataclass by default: the state as it was, without __init__.
+    result: Result = object.__new__(Result)
+    result.__dict__.update(state, values=_dense(values))
+    return result
 
 
 def _finite_or_none(value: float | None) -> float | None:
