@@ -7,7 +7,8 @@
                          the mean; ties by client id): the order results are aggregated in
                       ─► a light round (under LIGHT_ROUND_SECONDS a worker, by measured
                          times): one bin per worker, balanced by LPT on each client's
-                         measured seconds; results put back in the order above
+                         measured seconds (estimated from its examples until it has run);
+                         results put back in the order above
                       ─► otherwise groups: contiguous runs of that order, each about a share
                          of the work left (guided scheduling), never more than
                          MAX_GROUP_BYTES of results, streamed in order
@@ -182,12 +183,22 @@ class ClientRunner:
         self, phase: Phase, ordered: list[tuple[int, Config]], model_bytes: int
     ) -> list[float] | None:
         """Each client's expected seconds when the round is light enough for one bin per
-        worker (see the module), else None."""
+        worker (see the module), else None. A client not timed yet is expected to take the
+        median seconds per example of those that were, times its examples."""
         if phase != "fit" or len(ordered) * model_bytes > MAX_GROUP_BYTES * self._pool.workers:
             return None
-        seconds = [float(self._seconds_per_epoch[cid]) * _epochs(config) for cid, config in ordered]
-        if any(math.isnan(s) for s in seconds):
+        timed = ~np.isnan(self._seconds_per_epoch) & (self._examples > 0)
+        if not timed.any():
             return None
+        per_example = float(np.median(self._seconds_per_epoch[timed] / self._examples[timed]))
+        typical = float(self._examples[self._examples >= 0].mean())
+        seconds = []
+        for cid, config in ordered:
+            measured = float(self._seconds_per_epoch[cid])
+            if math.isnan(measured):
+                examples = self._examples[cid]
+                measured = per_example * (float(examples) if examples >= 0 else typical)
+            seconds.append(measured * _epochs(config))
         return seconds if sum(seconds) < LIGHT_ROUND_SECONDS * self._pool.workers else None
 
     def _run_bins(
