@@ -136,7 +136,7 @@ class ClientRunner:
         self._examples = np.full(num_clients, -1, dtype=np.int64)  # as reported in fit
         # Measured, in the workers: sizes groups and fills bins, never decides the order.
         self._seconds_per_cost: float | None = None
-        self._seconds_per_epoch = np.full(num_clients, np.nan)  # each client's last fit
+        self._seconds_per_epoch = np.full(num_clients, np.nan)  # each client's fastest fit
 
     def fit(
         self, clients: Sequence[tuple[int, Config]], parameters: Parameters
@@ -250,7 +250,11 @@ class ClientRunner:
         outcomes = []
         for outcome, seconds, epochs in answer:
             if isinstance(outcome, FitResult):
-                self._seconds_per_epoch[outcome.cid] = seconds / epochs
+                # The fastest fit seen: a client's data does not change, and a slower fit
+                # only says that its worker was kept from the CPU.
+                self._seconds_per_epoch[outcome.cid] = np.fmin(
+                    self._seconds_per_epoch[outcome.cid], seconds / epochs
+                )
             outcomes.append(outcome)
         return outcomes
 
