@@ -27,33 +27,35 @@ class _ByValue(Exception):
     """Raised by the fast pickler for what only cloudpickle can send (see ``dumps``)."""
 
 
-class _FastPickler(pickle.Pickler):
+class _SharedArrays:
+    """Pickler state for arrays that travel as shared-memory references (``reduce_array``)."""
+
+    def __init__(self, file: io.BytesIO, scope: ShareScope | None, refer_to_owned: bool) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[call-arg]
+        self._scope = scope
+        self._refer_to_owned = refer_to_owned
+
+    def _reduce_array(self, array: np.ndarray) -> Any:  # type: ignore[type-arg]
+        return reduce_array(array, self._scope, refer_to_owned=self._refer_to_owned)
+
+
+class _FastPickler(_SharedArrays, pickle.Pickler):
     """The C pickler, plus shared-memory arrays. Functions and classes go by reference, so
     one that a worker could not import (defined in ``__main__``, nested, a lambda) stops it:
     ``dumps`` then starts again with cloudpickle, which sends them by value."""
 
-    def __init__(self, file: io.BytesIO, scope: ShareScope | None, refer_to_owned: bool) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._scope = scope
-        self._refer_to_owned = refer_to_owned
-
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
-            return reduce_array(obj, self._scope, refer_to_owned=self._refer_to_owned)
+            return self._reduce_array(obj)
         if isinstance(obj, (type, types.FunctionType)) and not _importable(obj):
             raise _ByValue
         return NotImplemented
 
 
-class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
-    def __init__(self, file: io.BytesIO, scope: ShareScope | None, refer_to_owned: bool) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._scope = scope
-        self._refer_to_owned = refer_to_owned
-
+class _Pickler(_SharedArrays, cloudpickle.Pickler):  # type: ignore[misc]
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
-            reduced = reduce_array(obj, self._scope, refer_to_owned=self._refer_to_owned)
+            reduced = self._reduce_array(obj)
             if reduced is not NotImplemented:
                 return reduced
         return super().reducer_override(obj)
