@@ -59,8 +59,8 @@ MIN_GROUP_SECONDS = 0.001
 MAX_GROUP_BYTES = 32 * 2**20
 # Global parameters this large travel to the workers in shared memory, once per round.
 SHARE_BYTES = 2**20
-# A round expected to take less than this per worker goes out as one bin per worker, when every
-# client's time has been measured and the round's results fit in MAX_GROUP_BYTES x workers.
+# A round expected to take less than this per worker (by measured times) goes out as one bin
+# per worker, when the round's results fit in MAX_GROUP_BYTES x workers.
 LIGHT_ROUND_SECONDS = 0.01
 
 
@@ -166,11 +166,12 @@ class ClientRunner:
         sent: Parameters = parameters if shared is None else list(shared)
         started = time.perf_counter()
         try:
-            seconds = self._light_round(phase, ordered, model_bytes)
+            ordered_costs = [costs[i] for i in order]
+            seconds = self._light_round(phase, ordered, ordered_costs, model_bytes)
             if seconds is not None:
                 yield from self._run_bins(phase, ordered, sent, seconds)
             else:
-                yield from self._run_groups(phase, ordered, sent, [costs[i] for i in order])
+                yield from self._run_groups(phase, ordered, sent, ordered_costs, model_bytes)
         finally:
             for array in shared or ():
                 array.close()
@@ -180,25 +181,27 @@ class ClientRunner:
             self._seconds_per_cost = took if per_cost is None else 0.5 * (per_cost + took)
 
     def _light_round(
-        self, phase: Phase, ordered: list[tuple[int, Config]], model_bytes: int
+        self,
+        phase: Phase,
+        ordered: list[tuple[int, Config]],
+        costs: list[float],
+        model_bytes: int,
     ) -> list[float] | None:
         """Each client's expected seconds when the round is light enough for one bin per
         worker (see the module), else None. A client not timed yet is expected to take the
-        median seconds per example of those that were, times its examples."""
+        median seconds per example of those that were, times its cost (``_costs``)."""
         if phase != "fit" or len(ordered) * model_bytes > MAX_GROUP_BYTES * self._pool.workers:
             return None
         timed = ~np.isnan(self._seconds_per_epoch) & (self._examples > 0)
         if not timed.any():
             return None
         per_example = float(np.median(self._seconds_per_epoch[timed] / self._examples[timed]))
-        typical = float(self._examples[self._examples >= 0].mean())
         seconds = []
-        for cid, config in ordered:
+        for (cid, config), cost in zip(ordered, costs, strict=True):
             measured = float(self._seconds_per_epoch[cid])
-            if math.isnan(measured):
-                examples = self._examples[cid]
-                measured = per_example * (float(examples) if examples >= 0 else typical)
-            seconds.append(measured * _epochs(config))
+            seconds.append(
+                per_example * cost if math.isnan(measured) else measured * _epochs(config)
+            )
         return seconds if sum(seconds) < LIGHT_ROUND_SECONDS * self._pool.workers else None
 
     def _run_bins(
@@ -228,8 +231,8 @@ class ClientRunner:
         ordered: list[tuple[int, Config]],
         parameters: Parameters,
         costs: list[float],
+        model_bytes: int,
     ) -> Iterator[Any]:
-        model_bytes = sum(np.asarray(p).nbytes for p in parameters)
         per_cost = self._seconds_per_cost
         groups = plan_groups(
             costs,

@@ -380,10 +380,10 @@ class ProcessesBackend(Backend):
                 and (w.pending.timeout is not None or self._max_memory is not None)
                 for w in self._workers
             )
-        if self._pumper is None:  # the manager: it wakes for the wake-up pipe or LINGER
-            timeout = WATCH_INTERVAL if watching else None
-        else:
-            timeout = WATCH_INTERVAL if watching else LINGER
+        # The manager sleeps until an event (a wake-up byte included); a pumping caller looks
+        # up every LINGER, in case its futures were settled elsewhere (close, another pump).
+        idle_timeout = None if self._pumper is None else LINGER
+        timeout = WATCH_INTERVAL if watching else idle_timeout
         events = selector.select(timeout=timeout)
         ready = {key.fd for key, _ in events}
         if self._wake_r in ready:
