@@ -30,12 +30,14 @@ from __future__ import annotations
 import functools
 import heapq
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from parlearn.federated._seeds import client_seed
 from parlearn.federated._types import (
     ClientFailure,
     Config,
@@ -49,6 +51,7 @@ from parlearn.parallel import Failure, Pool, SharedArray, share
 __all__ = ["ClientLike", "ClientRunner", "plan_bins", "plan_groups"]
 
 Phase = Literal["fit", "evaluate"]
+Seeds = tuple[int, int]  # (run seed, round): each client's config["seed"] is derived from it
 
 # A group holds at least this share of a round's expected work, and at least this much measured
 # work: each group costs the server a dispatch (about 0.1-0.2 ms), so a light round travels in
@@ -133,30 +136,48 @@ class ClientRunner:
     def __init__(self, pool: Pool, client_fn: ClientFn, num_clients: int) -> None:
         self._pool = pool
         self._run = pool.resident(functools.partial(_run_group, client_fn))
-        self._examples = np.full(num_clients, -1, dtype=np.int64)  # as reported in fit
+        # Python lists, not arrays: a round reads a few entries, one at a time.
+        self._examples = [-1] * num_clients  # as reported in fit; -1: not yet
+        self._known = [0, 0]  # sum and count of the reported examples
         # Measured, in the workers: sizes groups and fills bins, never decides the order.
         self._seconds_per_cost: float | None = None
-        self._seconds_per_epoch = np.full(num_clients, np.nan)  # each client's fastest fit
+        self._seconds_per_epoch = [math.inf] * num_clients  # each client's fastest fit
 
     def fit(
-        self, clients: Sequence[tuple[int, Config]], parameters: Parameters
+        self,
+        clients: Sequence[tuple[int, Config]],
+        parameters: Parameters,
+        *,
+        seeds: Seeds | None = None,
     ) -> Iterator[FitResult | ClientFailure]:
-        """Each client's fit result or failure, largest clients first (see the module)."""
-        for outcome in self._outcomes("fit", clients, parameters):
+        """Each client's fit result or failure, largest clients first (see the module).
+        ``seeds``: each client without a ``seed`` in its config gets
+        ``client_seed(*seeds, cid)``, derived in the worker that runs it."""
+        for outcome in self._outcomes("fit", clients, parameters, seeds):
             if isinstance(outcome, FitResult):
-                self._examples[outcome.cid] = outcome.num_examples
+                self._note_examples(outcome.cid, outcome.num_examples)
             yield outcome
 
     def evaluate(
         self, clients: Sequence[tuple[int, Config]], parameters: Parameters
     ) -> Iterator[EvaluateResult | ClientFailure]:
-        return self._outcomes("evaluate", clients, parameters)
+        return self._outcomes("evaluate", clients, parameters, None)
 
     def close(self) -> None:
         self._run.close()
 
+    def _note_examples(self, cid: int, examples: int) -> None:
+        old = self._examples[cid]
+        self._examples[cid] = examples
+        self._known[0] += examples - max(old, 0)
+        self._known[1] += old < 0
+
     def _outcomes(
-        self, phase: Phase, clients: Sequence[tuple[int, Config]], parameters: Parameters
+        self,
+        phase: Phase,
+        clients: Sequence[tuple[int, Config]],
+        parameters: Parameters,
+        seeds: Seeds | None,
     ) -> Iterator[Any]:
         costs = self._costs(clients)
         order = sorted(range(len(clients)), key=lambda i: (-costs[i], clients[i][0]))
@@ -169,9 +190,9 @@ class ClientRunner:
             ordered_costs = [costs[i] for i in order]
             seconds = self._light_round(phase, ordered, ordered_costs, model_bytes)
             if seconds is not None:
-                yield from self._run_bins(phase, ordered, sent, seconds)
+                yield from self._run_bins(phase, ordered, sent, seeds, seconds)
             else:
-                yield from self._run_groups(phase, ordered, sent, ordered_costs, model_bytes)
+                yield from self._run_groups(phase, ordered, sent, seeds, ordered_costs, model_bytes)
         finally:
             for array in shared or ():
                 array.close()
@@ -192,16 +213,18 @@ class ClientRunner:
         median seconds per example of those that were, times its cost (``_costs``)."""
         if phase != "fit" or len(ordered) * model_bytes > MAX_GROUP_BYTES * self._pool.workers:
             return None
-        timed = ~np.isnan(self._seconds_per_epoch) & (self._examples > 0)
-        if not timed.any():
-            return None
-        per_example = float(np.median(self._seconds_per_epoch[timed] / self._examples[timed]))
-        seconds = []
-        for (cid, config), cost in zip(ordered, costs, strict=True):
-            measured = float(self._seconds_per_epoch[cid])
-            seconds.append(
-                per_example * cost if math.isnan(measured) else measured * _epochs(config)
-            )
+        measured = self._seconds_per_epoch
+        seconds = [measured[cid] * _epochs(config) for cid, config in ordered]
+        untimed = [i for i, s in enumerate(seconds) if s == math.inf]
+        if untimed:
+            examples = self._examples
+            rates = [measured[c] / examples[c] for c in range(len(examples)) if examples[c] > 0]
+            timed = [rate for rate in rates if rate != math.inf]
+            if not timed:
+                return None
+            per_example = statistics.median(timed)
+            for i in untimed:
+                seconds[i] = per_example * costs[i]
         return seconds if sum(seconds) < LIGHT_ROUND_SECONDS * self._pool.workers else None
 
     def _run_bins(
@@ -209,15 +232,16 @@ class ClientRunner:
         phase: Phase,
         ordered: list[tuple[int, Config]],
         parameters: Parameters,
+        seeds: Seeds | None,
         seconds: list[float],
     ) -> Iterator[Any]:
         bins = plan_bins(seconds, self._pool.workers)
-        items = [(phase, [ordered[p] for p in b], parameters) for b in bins]
+        items = [(phase, [ordered[p] for p in b], parameters, seeds) for b in bins]
         outcomes: list[Any] = [None] * len(ordered)
         answers = self._run.imap(items, chunksize=1, errors="collect")
         for positions, item, answer in zip(bins, items, answers, strict=True):
             got = (
-                list(self._one_by_one(phase, item[1], parameters))
+                list(self._one_by_one(phase, item[1], parameters, seeds))
                 if isinstance(answer, Failure)  # the worker died: find which client did it
                 else self._timed(answer)
             )
@@ -230,6 +254,7 @@ class ClientRunner:
         phase: Phase,
         ordered: list[tuple[int, Config]],
         parameters: Parameters,
+        seeds: Seeds | None,
         costs: list[float],
         model_bytes: int,
     ) -> Iterator[Any]:
@@ -240,31 +265,34 @@ class ClientRunner:
             min_cost=MIN_GROUP_SECONDS / per_cost if per_cost else 0.0,
             max_items=max(1, MAX_GROUP_BYTES // max(model_bytes, 1)),
         )
-        items = [(phase, [ordered[i] for i in group], parameters) for group in groups]
+        items = [(phase, [ordered[i] for i in group], parameters, seeds) for group in groups]
         answers = self._run.imap(items, chunksize=1, errors="collect")
         for item, answer in zip(items, answers, strict=True):
             if isinstance(answer, Failure):  # the worker died: find which client did it
-                yield from self._one_by_one(phase, item[1], parameters)
+                yield from self._one_by_one(phase, item[1], parameters, seeds)
             else:
                 yield from self._timed(answer)
 
     def _timed(self, answer: list[tuple[Any, float, int]]) -> list[Any]:
         """The outcomes of a bin or group, noting each successful fit's seconds per epoch."""
         outcomes = []
+        fastest = self._seconds_per_epoch
         for outcome, seconds, epochs in answer:
             if isinstance(outcome, FitResult):
                 # The fastest fit seen: a client's data does not change, and a slower fit
                 # only says that its worker was kept from the CPU.
-                self._seconds_per_epoch[outcome.cid] = np.fmin(
-                    self._seconds_per_epoch[outcome.cid], seconds / epochs
-                )
+                fastest[outcome.cid] = min(fastest[outcome.cid], seconds / epochs)
             outcomes.append(outcome)
         return outcomes
 
     def _one_by_one(
-        self, phase: Phase, clients: list[tuple[int, Config]], parameters: Parameters
+        self,
+        phase: Phase,
+        clients: list[tuple[int, Config]],
+        parameters: Parameters,
+        seeds: Seeds | None,
     ) -> Iterator[Any]:
-        items = [(phase, [client], parameters) for client in clients]
+        items = [(phase, [client], parameters, seeds) for client in clients]
         outcomes = self._run.imap(items, chunksize=1, errors="collect")
         for (cid, _), outcome in zip(clients, outcomes, strict=True):
             if isinstance(outcome, Failure):
@@ -275,11 +303,11 @@ class ClientRunner:
 
     def _costs(self, clients: Sequence[tuple[int, Config]]) -> list[float]:
         """Expected work per client: examples x local epochs (unknown clients: the mean)."""
-        known = self._examples[self._examples >= 0]
-        typical = float(known.mean()) if len(known) else 1.0
+        total, count = self._known
+        typical = total / count if count else 1.0
         costs = []
         for cid, config in clients:
-            examples = int(self._examples[cid])
+            examples = self._examples[cid]
             costs.append(max(float(examples) if examples >= 0 else typical, 1.0) * _epochs(config))
         return costs
 
@@ -305,14 +333,16 @@ def _share(parameters: Parameters) -> list[SharedArray]:
 
 
 def _run_group(
-    client_fn: ClientFn, item: tuple[Phase, list[tuple[int, Config]], Parameters]
+    client_fn: ClientFn, item: tuple[Phase, list[tuple[int, Config]], Parameters, Seeds | None]
 ) -> list[tuple[Any, float, int]]:
     """Each client's outcome, with the seconds it took and its local epochs."""
-    phase, clients, parameters = item
+    phase, clients, parameters, seeds = item
     one = _fit_one if phase == "fit" else _evaluate_one
     answers = []
     for cid, config in clients:
         started = time.perf_counter()
+        if seeds is not None and "seed" not in config:
+            config = {**config, "seed": client_seed(seeds[0], seeds[1], cid)}
         outcome = one(client_fn, parameters, cid, config)
         answers.append((outcome, time.perf_counter() - started, _epochs(config)))
     return answers

@@ -31,18 +31,14 @@ import numpy as np
 
 from parlearn.federated._history import History, RoundRecord
 from parlearn.federated._runner import ClientFn, ClientLike, ClientRunner
+from parlearn.federated._seeds import client_seed
 from parlearn.federated._types import ClientFailure, Config, EvaluateResult, Parameters
 from parlearn.federated.strategy import Strategy
 from parlearn.parallel import Pool
 
-__all__ = ["ClientFn", "ClientLike", "simulate"]
+__all__ = ["ClientFn", "ClientLike", "client_seed", "simulate"]
 
 StragglerPolicy = Literal["partial", "drop"]
-
-
-def client_seed(seed: int, server_round: int, cid: int) -> int:
-    """The seed a client gets in its config: independent streams per (run, round, client)."""
-    return int(np.random.SeedSequence([seed, server_round, cid]).generate_state(1)[0])
 
 
 def simulate(
@@ -155,7 +151,7 @@ def _run_round(
         chosen, server_round, local_epochs, stragglers, straggler_policy, dropout, seed
     )
     aggregator = strategy.fit_aggregator(server_round, parameters)
-    for outcome in runner.fit(to_run, parameters):
+    for outcome in runner.fit(to_run, parameters, seeds=(seed, server_round)):
         if isinstance(outcome, ClientFailure):
             failures.append(outcome)
         else:
@@ -188,19 +184,19 @@ def _simulate_conditions(
     dropout: float,
     seed: int,
 ) -> tuple[list[tuple[int, Config]], list[ClientFailure]]:
-    """Which selected clients straggle or drop out this round (decided here, seeded)."""
-    rng = np.random.default_rng([seed, server_round, 1])
+    """Which selected clients straggle or drop out this round (decided here, seeded). Each
+    client's ``seed`` is added where it runs (``ClientRunner.fit``)."""
+    rng = np.random.default_rng([seed, server_round, 1]) if dropout or stragglers else None
     count = len(chosen)
-    dropped = set(rng.choice(count, size=round(dropout * count), replace=False).tolist())
-    slow = set(rng.choice(count, size=round(stragglers * count), replace=False).tolist())
+    dropped: set[int] = set()
+    slow: set[int] = set()
+    if rng is not None:
+        dropped = set(rng.choice(count, size=round(dropout * count), replace=False).tolist())
+        slow = set(rng.choice(count, size=round(stragglers * count), replace=False).tolist())
     to_run: list[tuple[int, Config]] = []
     failures: list[ClientFailure] = []
     for position, (cid, config) in enumerate(chosen):
-        config = {
-            "server_round": server_round,
-            "seed": client_seed(seed, server_round, cid),
-            **config,
-        }
+        config = {"server_round": server_round, **config}
         if local_epochs is not None:
             config.setdefault("local_epochs", local_epochs)
         if position in dropped:
@@ -210,7 +206,7 @@ def _simulate_conditions(
             if policy == "drop":
                 failures.append(ClientFailure(cid, "straggler dropped (simulated)"))
                 continue
-            assert local_epochs is not None  # checked in simulate
+            assert local_epochs is not None and rng is not None  # checked in simulate
             config["local_epochs"] = int(rng.integers(1, local_epochs)) if local_epochs > 1 else 1
         to_run.append((cid, config))
     return to_run, failures
