@@ -10,6 +10,10 @@ The same workload on three engines, in one run:
   ``workers=2``; client data placed in shared memory once (``parlearn.parallel.share``).
 - **floor**: a hand-written single-process loop over the same clients (slice the client's rows,
   ``local_sgd``, weighted average), its time divided by the cores (2): what the hardware can do.
+- **pipes**: a hand-written minimal process engine, a yardstick rather than a product: 2 worker
+  processes forked once with the data, each round one pickled message each way per worker over
+  a pipe, clients split by example counts, no scheduler, checks or strategy object. Its time /
+  the floor's is what process wake-ups and pickling alone cost on this machine.
 
 The workload: FedProx's Synthetic(1,1) data (``make_synthetic``, seeded, the lognormal tail of
 samples per device capped), one device per client (natural partition), each client's samples
@@ -34,7 +38,8 @@ and ratios run by run. Flower's round time is measured from one call of its ``ev
 (called at the end of every round) to the next.
 
 Method (``../shared/BENCHMARKS.md``): every run is a fresh subprocess with
-``OMP/OPENBLAS/MKL_NUM_THREADS=1``, the engines alternate (floor, parlearn, Flower, floor, ...).
+``OMP/OPENBLAS/MKL_NUM_THREADS=1``, the engines alternate (floor, pipes, parlearn, Flower,
+floor, ...).
 The machine is shared: before each run the parent waits (up to ``--quiet-wait`` seconds) until
 the CPUs are less than 15% busy, and records how busy they were and the load average.
 
@@ -54,13 +59,14 @@ import argparse
 import itertools
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -87,14 +93,16 @@ ACCURACY_POINTS = 1.0  # "equal accuracy": within this many percentage points
 KIND = "logistic"
 NUM_CLASSES = 10
 CLIENT_TEST_FRACTION = 0.2
-ENGINES = ("floor", "parlearn", "flower")
+ENGINES = ("floor", "pipes", "parlearn", "flower")
 LABELS = {
     "floor": "floor: single-process loop / cores",
+    "pipes": "pipes: hand-written minimal process engine",
     "parlearn": 'parlearn simulate, backend="processes"',
     "flower": "Flower run_simulation, Ray backend",
 }
 HOW = {
     "floor": "local_sgd per client in one process; time / 2",
+    "pipes": "2 forked processes, 1 pickled message each way per worker per round",
     "parlearn": "workers=2, shared-memory client data",
     "flower": "Ray num_cpus=2, client num_cpus=1 (2 actors)",
 }
@@ -305,6 +313,84 @@ def run_parlearn(w: Workload, workers: int) -> dict[str, Any]:
     )
 
 
+def _pipes_worker(conn: Any, w: Workload) -> None:
+    """A ``pipes`` worker: forked with the data, it trains the clients each message names."""
+    from parlearn.federated.client import local_sgd
+    from parlearn.models import linear
+
+    d = make_data(w)
+    while message := conn.recv_bytes():
+        params, jobs = pickle.loads(message)
+        results = []
+        for position, cid, seed in jobs:
+            rows = d.train.client_indices(cid)
+            X, y = d.X[rows], d.y[rows]
+            new = local_sgd(
+                KIND,
+                params,
+                X,
+                y,
+                epochs=w.epochs,
+                batch_size=w.batch_size,
+                learning_rate=w.learning_rate,
+                rng=np.random.default_rng(seed),
+            )
+            linear.loss(KIND, new, X, y)
+            results.append((position, new, len(y)))
+        conn.send_bytes(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
+
+
+def run_pipes(w: Workload, workers: int) -> dict[str, Any]:
+    """The least a process-based engine pays here: ``workers`` processes forked once, one
+    pickled message each way per worker per round over a pipe, clients split by example
+    counts (LPT), no scheduler, no checks, no strategy object. Not a product: a yardstick."""
+    import multiprocessing as mp
+
+    from parlearn.federated.simulation import client_seed
+
+    d = make_data(w)
+    sizes = np.diff(d.train.offsets)
+    ctx = mp.get_context("fork")
+    pipes = [ctx.Pipe() for _ in range(workers)]
+    procs = [ctx.Process(target=_pipes_worker, args=(child, w)) for _, child in pipes]
+    for proc in procs:
+        proc.start()
+    params = initial_parameters()
+    seconds = []
+    try:
+        for r in range(1, w.rounds + 1):
+            started = time.perf_counter()
+            order = sorted(chosen_clients(w, r), key=lambda c: (-sizes[c], c))
+            bins: list[list[tuple[int, int, int]]] = [[] for _ in range(workers)]
+            loads = [0] * workers
+            for position, cid in enumerate(order):
+                k = loads.index(min(loads))
+                bins[k].append((position, cid, client_seed(w.seed, r, cid)))
+                loads[k] += int(sizes[cid])
+            for (conn, _), jobs in zip(pipes, bins, strict=True):
+                conn.send_bytes(pickle.dumps((params, jobs), pickle.HIGHEST_PROTOCOL))
+            results: list[Any] = [None] * len(order)
+            for conn, _ in pipes:
+                for position, new, count in pickle.loads(conn.recv_bytes()):
+                    results[position] = (new, count)
+            summed = [np.zeros_like(p) for p in params]
+            total = 0
+            for new, count in results:
+                for acc, p in zip(summed, new, strict=True):
+                    acc += count * p
+                total += count
+            params = [acc / total for acc in summed]
+            seconds.append(time.perf_counter() - started)
+    finally:
+        for conn, _ in pipes:
+            conn.send_bytes(b"")
+        for proc in procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+    return _summary(seconds, params, accuracy(params, d.eval_X, d.eval_y))
+
+
 # Flower: the ServerApp runs in a thread of this process, the ClientApp in Ray actors.
 _FLOWER: dict[str, Any] = {}  # the server's inputs and outputs (this process only)
 _CLIENT_CACHE: dict[str, Any] = {}  # per actor process: the loaded client data
@@ -468,7 +554,7 @@ def run_flower(w: Workload, workers: int) -> dict[str, Any]:
     )
 
 
-RUNNERS = {"floor": run_floor, "parlearn": run_parlearn, "flower": run_flower}
+RUNNERS = {"floor": run_floor, "pipes": run_pipes, "parlearn": run_parlearn, "flower": run_flower}
 
 
 def child_main() -> None:
@@ -608,6 +694,9 @@ def report(
     attainable = _stats(_pairs(runs["flower"], runs["floor"]))
     summary["parlearn_vs_floor"] = floor
     summary["flower_vs_floor"] = attainable
+    # What the machine's process wake-ups and pickling alone cost: the minimal engine's ratio.
+    yardstick = _stats(_pairs(runs["pipes"], runs["floor"]))
+    summary["pipes_vs_floor"] = yardstick
     reach = (
         ""
         if attainable is None
@@ -632,7 +721,10 @@ def report(
         Check(
             f"{w.key}: parlearn within {TARGET_VS_FLOOR:g}x of the floor",
             floor is not None and floor["median"] <= TARGET_VS_FLOOR,
-            "failed" if floor is None else f"{floor['median']:.2f}x the floor",
+            "failed"
+            if floor is None
+            else f"{floor['median']:.2f}x the floor"
+            + ("" if yardstick is None else f" (pipes: {yardstick['median']:.2f}x)"),
         )
     )
     table = (
@@ -652,7 +744,8 @@ def report(
         f"E={w.epochs}, batch size {w.batch_size}, learning rate {w.learning_rate}. Time per round: "
         f"the median over rounds 2-{w.rounds} of a run, then the median (min-max) over the "
         "runs; ratios are taken run by run. Flower's time / the floor's is the most any engine "
-        "could gain over Flower here."
+        "could gain over Flower here; pipes' time / the floor's is what process wake-ups and "
+        "pickling alone cost on this machine."
     )
     return table, summary
 
@@ -676,6 +769,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workload", action="append", help="run only this workload key (e.g. a-E1; repeatable)"
     )
     parser.add_argument("--workers", type=int, default=2, help="cores for every engine (2)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds of every workload (default: its own)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON results path")
     parser.add_argument(
         "--quiet-wait",
@@ -691,6 +787,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.epochs = [1] if args.quick else [1, 20]
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.rounds is not None and args.rounds < 2:
+        parser.error("--rounds must be at least 2 (the first round is not timed)")
     return args
 
 
@@ -701,7 +799,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("parlearn", "numpy", "flwr", "ray", "grpcio", "protobuf", "cloudpickle")
     )
     chosen = [
-        w for w in workloads(args.quick, args.epochs) if not args.workload or w.key in args.workload
+        w if args.rounds is None else replace(w, rounds=args.rounds)
+        for w in workloads(args.quick, args.epochs)
+        if not args.workload or w.key in args.workload
     ]
     runs: dict[str, dict[str, list[Result]]] = {w.key: {e: [] for e in ENGINES} for w in chosen}
     with tempfile.TemporaryDirectory(prefix="parlearn-bench-") as tmp:
