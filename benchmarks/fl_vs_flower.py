@@ -78,6 +78,8 @@ from benchmarks._common import markdown_table as _table
 from benchmarks._common import ratio as _ratio
 from benchmarks._common import stats as _stats
 from benchmarks._common import value_range as _range
+from parlearn.federated.client import local_sgd
+from parlearn.models import linear
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -203,14 +205,10 @@ def chosen_clients(w: Workload, server_round: int) -> list[int]:
 
 
 def accuracy(params: Sequence[Any], X: Any, y: Any) -> float:
-    from parlearn.models import linear
-
     return float(np.mean(linear.predict(KIND, params, X) == y))
 
 
 def initial_parameters() -> list[Any]:
-    from parlearn.models import linear
-
     return linear.init_parameters(KIND, 60, NUM_CLASSES)
 
 
@@ -230,12 +228,29 @@ def _summary(
 # --------------------------------------------------------------------------- the engines
 
 
+def _train_client(w: Workload, d: Data, params: Any, cid: int, seed: int) -> tuple[Any, int]:
+    """What the floor and pipes do per client: slice its rows, ``local_sgd``, and the
+    training-loss metric every client reports. Returns the new parameters and the examples."""
+    rows = d.train.client_indices(cid)
+    X, y = d.X[rows], d.y[rows]
+    new = local_sgd(
+        KIND,
+        params,
+        X,
+        y,
+        epochs=w.epochs,
+        batch_size=w.batch_size,
+        learning_rate=w.learning_rate,
+        rng=np.random.default_rng(seed),
+    )
+    linear.loss(KIND, new, X, y)
+    return new, len(y)
+
+
 def run_floor(w: Workload, workers: int) -> dict[str, Any]:
     """A single-process loop: for each chosen client, slice its rows, run ``local_sgd``, add
     its update to a weighted sum. The time per round divided by ``workers`` is the floor."""
-    from parlearn.federated.client import local_sgd
     from parlearn.federated.simulation import client_seed
-    from parlearn.models import linear
 
     d = make_data(w)
     params = initial_parameters()
@@ -245,22 +260,10 @@ def run_floor(w: Workload, workers: int) -> dict[str, Any]:
         total = 0
         summed = [np.zeros_like(p) for p in params]
         for cid in chosen_clients(w, r):
-            rows = d.train.client_indices(cid)
-            X, y = d.X[rows], d.y[rows]
-            new = local_sgd(
-                KIND,
-                params,
-                X,
-                y,
-                epochs=w.epochs,
-                batch_size=w.batch_size,
-                learning_rate=w.learning_rate,
-                rng=np.random.default_rng(client_seed(w.seed, r, cid)),
-            )
-            linear.loss(KIND, new, X, y)  # the training-loss metric every client reports
+            new, count = _train_client(w, d, params, cid, client_seed(w.seed, r, cid))
             for s, p in zip(summed, new, strict=True):
-                s += len(y) * p
-            total += len(y)
+                s += count * p
+            total += count
         params = [s / total for s in summed]
         acc = accuracy(params, d.eval_X, d.eval_y) if r == w.rounds else None
         seconds.append(time.perf_counter() - started)
@@ -315,28 +318,12 @@ def run_parlearn(w: Workload, workers: int) -> dict[str, Any]:
 
 def _pipes_worker(conn: Any, w: Workload) -> None:
     """A ``pipes`` worker: forked with the data, it trains the clients each message names."""
-    from parlearn.federated.client import local_sgd
-    from parlearn.models import linear
-
     d = make_data(w)
     while message := conn.recv_bytes():
         params, jobs = pickle.loads(message)
         results = []
         for position, cid, seed in jobs:
-            rows = d.train.client_indices(cid)
-            X, y = d.X[rows], d.y[rows]
-            new = local_sgd(
-                KIND,
-                params,
-                X,
-                y,
-                epochs=w.epochs,
-                batch_size=w.batch_size,
-                learning_rate=w.learning_rate,
-                rng=np.random.default_rng(seed),
-            )
-            linear.loss(KIND, new, X, y)
-            results.append((position, new, len(y)))
+            results.append((position, *_train_client(w, d, params, cid, seed)))
         conn.send_bytes(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
 
 
