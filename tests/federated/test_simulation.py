@@ -14,6 +14,7 @@ from parlearn.federated import simulation
 from parlearn.federated._runner import ClientRunner, plan_bins, plan_groups
 from parlearn.federated.client import ArrayClient, local_sgd
 from parlearn.federated.experiment import federate
+from parlearn.federated.simulation import client_seed
 from parlearn.federated.strategy import FedAvg, make_strategy
 from parlearn.parallel import Pool
 
@@ -310,7 +311,7 @@ class _CountingFactory:
 
             def fit(self, parameters: Any, config: Any) -> Any:
                 new, count, metrics = client.fit(parameters, config)
-                return new, count, {**metrics, "rebuilt": rebuilt}
+                return new, count, {**metrics, "rebuilt": rebuilt, "seed": config.get("seed", -1)}
 
             def evaluate(self, parameters: Any, config: Any) -> Any:
                 return client.evaluate(parameters, config)
@@ -329,6 +330,19 @@ def test_clients_run_largest_first_and_the_builder_ships_once() -> None:
     assert all([r.cid for r in results] == [5, 4, 3, 2, 1, 0] for results in rounds[1:])
     # Each worker unpickled the client builder once, not once per round or per group.
     assert {r.metrics["rebuilt"] for results in rounds for r in results} == {1}
+
+
+def test_each_client_gets_its_seed_where_it_runs_unless_its_config_has_one() -> None:
+    params = _CountingFactory()(0).get_parameters({})
+    clients = [(cid, {"local_epochs": 1}) for cid in range(4)] + [(4, {"seed": 7})]
+    with Pool("processes", workers=2) as pool:
+        runner = ClientRunner(pool, _CountingFactory(), num_clients=5)
+        results = list(runner.fit(clients, params, seeds=(3, 5)))
+        unseeded = list(runner.fit(clients[:1], params))
+    seeds = {r.cid: r.metrics["seed"] for r in results}
+    assert seeds == {**{cid: client_seed(3, 5, cid) for cid in range(4)}, 4: 7}
+    assert len(set(seeds.values())) == 5
+    assert unseeded[0].metrics["seed"] == -1  # no seeds asked for: the config is left alone
 
 
 class _BigModelClient:
