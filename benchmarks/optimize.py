@@ -242,6 +242,8 @@ def main() -> int:
         return 0
     params = QUICK if args.quick else FULL
     keys = [k for k, (q, _, _) in CONFIGS.items() if args.only in (None, q)]
+    # The facts (load average included) before the runs, as the field name says.
+    facts = machine_facts(["highspy", "pulp", "numpy", "scipy"], command=" ".join(sys.argv))
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
     for round_ in range(args.repeats):
         for key in keys:  # alternate: A B C, A B C, ...
@@ -251,7 +253,7 @@ def main() -> int:
                 runs[key].append(outcome)
     report = summarize(runs, params)
     print(report["markdown"])
-    facts = machine_facts(["highspy", "pulp", "numpy", "scipy"], command=" ".join(sys.argv))
+    facts["loadavg_at_end"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if args.quick else f"-{args.only}" if args.only else ""
     out = RESULTS / f"{NAME}{suffix}.json"
