@@ -138,7 +138,8 @@ class ClientRunner:
         self._run = pool.resident(functools.partial(_run_group, client_fn))
         # Python lists, not arrays: a round reads a few entries, one at a time.
         self._examples = [-1] * num_clients  # as reported in fit; -1: not yet
-        self._known = [0, 0]  # sum and count of the reported examples
+        self._known_total = 0  # sum of the reported examples, for the mean in _costs
+        self._known_count = 0  # clients that reported
         # Measured, in the workers: sizes groups and fills bins, never decides the order.
         self._seconds_per_cost: float | None = None
         self._seconds_per_epoch = [math.inf] * num_clients  # each client's fastest fit
@@ -169,8 +170,8 @@ class ClientRunner:
     def _note_examples(self, cid: int, examples: int) -> None:
         old = self._examples[cid]
         self._examples[cid] = examples
-        self._known[0] += examples - max(old, 0)
-        self._known[1] += old < 0
+        self._known_total += examples - max(old, 0)
+        self._known_count += old < 0
 
     def _outcomes(
         self,
@@ -303,8 +304,8 @@ class ClientRunner:
 
     def _costs(self, clients: Sequence[tuple[int, Config]]) -> list[float]:
         """Expected work per client: examples x local epochs (unknown clients: the mean)."""
-        total, count = self._known
-        typical = total / count if count else 1.0
+        count = self._known_count
+        typical = self._known_total / count if count else 1.0
         costs = []
         for cid, config in clients:
             examples = self._examples[cid]
