@@ -64,8 +64,8 @@ class Pool:
     >>> with Pool("processes", workers=4) as pool:          # doctest: +SKIP
     ...     squares = pool.map(lambda x: x * x, range(10))
 
-    Backend options (``processes``: ``max_worker_memory``, ``start_method``, ``blas_threads``)
-    are passed as keyword arguments. Using a closed pool raises ``PoolClosedError``.
+    Backend options (``processes``: ``max_worker_memory``, ``start_method``, ``blas_threads``,
+    ``worker_spin``) are passed as keyword arguments. Using a closed pool raises ``PoolClosedError``.
     """
 
     def __init__(self, backend: str = "processes", workers: int | None = None, **options: Any):

@@ -77,6 +77,9 @@ WATCH_INTERVAL = 0.05
 LINGER = 0.005
 # How long close() waits for workers to exit on their own before killing them.
 STOP_WAIT = 2.0
+# How long an idle worker polls for its next chunk before it sleeps, while chunks come back to
+# back (see _worker.py): a federated round's gap between two sends is under a millisecond.
+WORKER_SPIN = 0.002
 
 
 @dataclass
@@ -130,6 +133,8 @@ class ProcessesBackend(Backend):
 
     ``max_worker_memory`` (bytes) kills a worker whose resident memory passes it, as an
     out-of-memory killer would, and reports WorkerCrashedError for the items it held.
+    ``worker_spin`` (seconds): how long an idle worker polls for more work before it sleeps,
+    while work comes back to back; 0 to sleep at once (see ``_worker.py``).
     """
 
     name = "processes"
@@ -144,6 +149,7 @@ class ProcessesBackend(Backend):
         start_method: str = "forkserver",
         max_worker_memory: int | None = None,
         blas_threads: int | None = None,
+        worker_spin: float = WORKER_SPIN,
     ) -> None:
         super().__init__(resolve_workers(workers, cpu_count()))
         if start_method not in mp.get_all_start_methods():
@@ -159,6 +165,11 @@ class ProcessesBackend(Backend):
         self._start_method = start_method
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(["parlearn.parallel._worker"])
+        if not (isinstance(worker_spin, (int, float)) and 0 <= worker_spin < 1):
+            raise ValueError(
+                f"worker_spin must be seconds in [0, 1), got {worker_spin!r}; 0 turns it off"
+            )
+        self._worker_spin = float(worker_spin)
         self._max_memory = max_worker_memory
         self._blas_threads = blas_threads or max(1, cpu_count() // self.workers)
         self._workers: list[_Worker] = []
@@ -482,7 +493,7 @@ class ProcessesBackend(Backend):
         process_class = WorkerProcess if self._start_method == "forkserver" else self._ctx.Process  # type: ignore[attr-defined]
         process = process_class(
             target=worker_main,
-            args=(child_conn, slot, self._blas_threads),
+            args=(child_conn, slot, self._blas_threads, self._worker_spin),
             name="parlearn-worker",
             daemon=True,
         )
