@@ -118,3 +118,31 @@ def _rebuilt() -> int:
 
 def double_bytes(b: bytes) -> bytes:
     return b * 2
+
+
+def arrays_of_every_kind(seed: int) -> list[Any]:
+    """Results a worker sends back: each dtype kind, order, shape and write flag."""
+    rng = np.random.default_rng(seed)
+    frozen = rng.random(4)
+    frozen.flags.writeable = False
+    return [
+        rng.random((3, 4)),
+        rng.random((3, 4)).astype(np.float32),
+        rng.integers(-5, 5, size=6, dtype=np.int8),
+        np.arange(6, dtype=np.uint64).reshape(2, 3),
+        (rng.random(3) + 1j * rng.random(3)).astype(np.complex64),
+        np.array([True, False, True]),
+        np.asfortranarray(rng.random((3, 2))),
+        rng.random((4, 6))[::2, ::3],  # not contiguous
+        np.array(2.5),  # 0-d
+        np.empty((0, 5)),
+        np.array(["2026-11-22", "2027-01-01"], dtype="datetime64[D]"),
+        np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")]),
+        np.array([{"x": 1}, None], dtype=object),
+        frozen,
+    ]
+
+
+def rows_of(data: Any) -> Any:
+    """A view of a shared input array: it goes back as a reference to the same segment."""
+    return data[2:5]

@@ -5,6 +5,7 @@ Errors name what could not be pickled, so a user knows which argument to fix.
 
 from __future__ import annotations
 
+import copyreg
 import io
 import pickle
 import sys
@@ -16,9 +17,9 @@ import cloudpickle
 import numpy as np
 
 from parlearn.errors import SerializationError
-from parlearn.parallel._shm import ShareScope, reduce_array
+from parlearn.parallel._shm import SharedArray, ShareScope, reduce_array
 
-__all__ = ["dumps", "dumps_function", "dumps_items", "loads"]
+__all__ = ["dumps", "dumps_function", "dumps_items", "dumps_result", "loads"]
 
 loads = pickle.loads
 
@@ -84,6 +85,43 @@ def dumps(obj: Any, scope: ShareScope | None = None, *, refer_to_owned: bool = T
         buf = io.BytesIO()  # arrays already shared stay in scope and are found again
     _Pickler(buf, scope, refer_to_owned).dump(obj)
     return buf.getvalue()
+
+
+def _array_from_buffer(buffer: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray:  # type: ignore[type-arg]
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+
+
+def _reduce_result_array(array: np.ndarray) -> Any:  # type: ignore[type-arg]
+    reduced = reduce_array(array, None, refer_to_owned=False)
+    if reduced is not NotImplemented:
+        return reduced
+    if array.flags.c_contiguous and array.dtype.kind in "biufc":
+        # NumPy's own reduction pickles a dtype object per array, which costs more to write
+        # and read than the data of a small array; its type string says the same. In-band,
+        # the buffer travels as a bytearray (bytes if read-only), as NumPy's does.
+        buffer = pickle.PickleBuffer(array)  # type: ignore[arg-type]
+        return _array_from_buffer, (buffer, array.dtype.str, array.shape)
+    return array.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+
+
+def dumps_result(obj: Any) -> bytes:
+    """Pickle a worker's results for the parent, as ``dumps(obj, refer_to_owned=False)``.
+
+    The C pickler with arrays in its dispatch table: C looks up each object's type and Python
+    runs only for arrays, where ``dumps``' ``reducer_override`` runs for every list, dict and
+    object -- most of the cost of encoding many small results, with the dtypes. What it cannot
+    pickle by reference (a class or function a worker got by value) goes through ``dumps``.
+    """
+    table = {**copyreg.dispatch_table}
+    table[np.ndarray] = table[SharedArray] = _reduce_result_array
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = table
+    try:
+        pickler.dump(obj)
+        return buf.getvalue()
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return dumps(obj, None, refer_to_owned=False)
 
 
 def _short(obj: Any, limit: int = 80) -> str:

@@ -133,7 +133,7 @@ def encode_outcome(chunk_id: int, outcome: ChunkOutcome) -> bytes:
     def pack() -> bytes:
         encoded = {p: _portable_failure(f) for p, f in failures.items()}
         message = (chunk_id, values, encoded, outcome.retry, outcome.seconds)
-        return _serialize.dumps(message, refer_to_owned=False)
+        return _serialize.dumps_result(message)
 
     try:
         return pack()
@@ -143,7 +143,7 @@ def encode_outcome(chunk_id: int, outcome: ChunkOutcome) -> bytes:
             if position in failures:
                 continue
             try:
-                _serialize.dumps(value, refer_to_owned=False)
+                _serialize.dumps_result(value)
             except Exception as exc:
                 error = SerializationError(
                     f"the result ({type(value).__name__}) cannot be sent back from the worker: "
