@@ -71,7 +71,7 @@ class RunningWeightedMean:
         if weight < 0:
             raise ValueError(f"weights must be >= 0, got {weight!r}")
         if self._sum is None:
-            self._sum = [np.asarray(p, dtype=np.float64) * weight for p in parameters]
+            self._sum = [np.multiply(p, weight, dtype=np.float64) for p in parameters]
             self._dtypes = [np.asarray(p).dtype for p in parameters]
         else:
             if len(parameters) != len(self._sum):
@@ -79,12 +79,12 @@ class RunningWeightedMean:
                     f"an update has {len(parameters)} arrays, the others {len(self._sum)}"
                 )
             for acc, p in zip(self._sum, parameters, strict=True):
-                if np.shape(p) != acc.shape:
+                shape = p.shape if isinstance(p, np.ndarray) else np.shape(p)
+                if shape != acc.shape:
                     raise ValueError(
-                        f"an update has an array of shape {np.shape(p)} where the others have "
-                        f"{acc.shape}"
+                        f"an update has an array of shape {shape} where the others have {acc.shape}"
                     )
-                acc += np.asarray(p, dtype=np.float64) * weight
+                acc += np.multiply(p, weight, dtype=np.float64)
         self._weight += weight
 
     @property
@@ -158,7 +158,8 @@ def check_client_average(current: Parameters, average: Parameters) -> None:
 def check_finite(parameters: Sequence[ArrayLike], *, name: str) -> None:
     """Raise ValueError if any array holds NaN or inf: aggregating it would corrupt the model."""
     for index, array in enumerate(parameters):
-        if not np.all(np.isfinite(array)):
+        # A sum is finite when every entry is (unless it overflows: then look entry by entry).
+        if not np.isfinite(np.sum(array)) and not np.all(np.isfinite(array)):
             raise ValueError(
                 f"{name} has NaN or inf in array {index} (shape {np.shape(array)}); a client "
                 "returned non-finite parameters: count such a client as a failure instead of "
