@@ -146,3 +146,15 @@ def arrays_of_every_kind(seed: int) -> list[Any]:
 def rows_of(data: Any) -> Any:
     """A view of a shared input array: it goes back as a reference to the same segment."""
     return data[2:5]
+
+
+def describe_array(array: Any) -> tuple[Any, ...]:
+    """What a worker sees of an array it was sent."""
+    return (
+        type(array).__name__,
+        array.dtype.str,
+        array.shape,
+        array.flags.writeable,
+        array.flags.f_contiguous and not array.flags.c_contiguous,
+        array.tolist(),
+    )

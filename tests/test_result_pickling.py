@@ -1,5 +1,5 @@
-"""Results come back from process workers exactly as they were: every dtype, shape, memory
-order and write flag (``_serialize.dumps_result``, the compact path for plain arrays)."""
+"""Arrays reach process workers and come back exactly as they were: every dtype, shape, memory
+order, write flag and subclass (``_serialize``'s compact form for plain numeric arrays)."""
 
 from __future__ import annotations
 
@@ -47,3 +47,10 @@ def test_a_view_of_shared_input_comes_back_with_its_values() -> None:
         np.testing.assert_array_equal(rows, np.arange(40.0).reshape(10, 4)[2:5])
     finally:
         data.close()
+
+
+def test_items_of_every_kind_reach_the_workers_as_they_were() -> None:
+    arrays = [*tasks.arrays_of_every_kind(1), np.ma.masked_array([1.0, 2.0], mask=[0, 1])]
+    with Pool("processes", workers=2) as pool:
+        seen = pool.map(tasks.describe_array, arrays, chunksize=3)
+    assert seen == [tasks.describe_array(a) for a in arrays]

@@ -389,7 +389,7 @@ def _check_fit_answer(answer: Any, reference: Parameters) -> tuple[Parameters, i
     if not isinstance(new, (list, tuple)):
         raise TypeError(f"fit must return parameters as a list of arrays, got {type(new).__name__}")
     arrays = [np.asarray(p) for p in new]
-    expected = [np.shape(p) for p in reference]
+    expected = [np.asarray(p).shape for p in reference]
     got = [a.shape for a in arrays]
     if got != expected:
         raise ValueError(f"returned parameters of shapes {got}, expected {expected}")

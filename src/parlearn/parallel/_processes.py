@@ -383,8 +383,9 @@ class ProcessesBackend(Backend):
         with self._state_lock:
             for w in self._workers:
                 if id(w) not in self._watched:
-                    selector.register(w.conn, selectors.EVENT_READ, w)
-                    selector.register(w.process.sentinel, selectors.EVENT_READ, w)
+                    # The key's data says which worker and whether it is its exit.
+                    selector.register(w.conn, selectors.EVENT_READ, (w, False))
+                    selector.register(w.process.sentinel, selectors.EVENT_READ, (w, True))
                     self._watched.add(id(w))
             watching = any(
                 w.pending is not None
@@ -395,23 +396,24 @@ class ProcessesBackend(Backend):
         # up every LINGER, in case its futures were settled elsewhere (close, another pump).
         idle_timeout = None if self._pumper is None else LINGER
         timeout = WATCH_INTERVAL if watching else idle_timeout
-        events = selector.select(timeout=timeout)
-        ready = {key.fd for key, _ in events}
-        if self._wake_r in ready:
-            os.read(self._wake_r, 4096)
-            # After reading: a wake-up written between the read and here is skipped by its
-            # writer, but what it announced (a queued chunk, a caller's turn) is seen by the
-            # dispatch below and the next step's checks.
-            self._wake_pending = False
         received = []
-        for w in list(self._workers):
-            if w.conn.fileno() in ready:
-                received.append(self._receive(w))
-            if w.process.sentinel in ready:
-                selector.unregister(w.conn)
-                selector.unregister(w.process.sentinel)
-                self._watched.discard(id(w))
-                self._reap(w)
+        exited = []
+        for key, _ in selector.select(timeout=timeout):
+            if key.data is None:  # the wake-up pipe
+                os.read(self._wake_r, 4096)
+                # After reading: a wake-up written between the read and here is skipped by its
+                # writer, but what it announced (a queued chunk, a caller's turn) is seen by
+                # the dispatch below and the next step's checks.
+                self._wake_pending = False
+            elif key.data[1]:
+                exited.append(key.data[0])
+            else:
+                received.append(self._receive(key.data[0]))
+        for w in exited:  # after its last result was read
+            selector.unregister(w.conn)
+            selector.unregister(w.process.sentinel)
+            self._watched.discard(id(w))
+            self._reap(w)
         if received:
             # Give the now idle workers their next chunk first, then read the results:
             # unpickling a large result must not keep a worker waiting.

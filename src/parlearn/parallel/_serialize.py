@@ -37,7 +37,8 @@ class _SharedArrays:
         self._refer_to_owned = refer_to_owned
 
     def _reduce_array(self, array: np.ndarray) -> Any:  # type: ignore[type-arg]
-        return reduce_array(array, self._scope, refer_to_owned=self._refer_to_owned)
+        reduced = reduce_array(array, self._scope, refer_to_owned=self._refer_to_owned)
+        return _compact(array) if reduced is NotImplemented else reduced
 
 
 class _FastPickler(_SharedArrays, pickle.Pickler):
@@ -91,17 +92,26 @@ def _array_from_buffer(buffer: Any, dtype: str, shape: tuple[int, ...]) -> np.nd
     return np.frombuffer(buffer, dtype=dtype).reshape(shape)
 
 
-def _reduce_result_array(array: np.ndarray) -> Any:  # type: ignore[type-arg]
-    reduced = reduce_array(array, None, refer_to_owned=False)
-    if reduced is not NotImplemented:
-        return reduced
-    if array.flags.c_contiguous and array.dtype.kind in "biufc":
-        # NumPy's own reduction pickles a dtype object per array, which costs more to write
-        # and read than the data of a small array; its type string says the same. In-band,
-        # the buffer travels as a bytearray (bytes if read-only), as NumPy's does.
+def _compact(array: np.ndarray) -> Any:  # type: ignore[type-arg]
+    """A plain numeric array as its buffer, type string and shape, or NotImplemented (NumPy's
+    own reduction: other layouts, dtypes and subclasses). NumPy's pickles a dtype object per
+    array, which costs more to write and read than a small array's data. In-band, the buffer
+    travels as a bytearray (bytes if the array is read-only), as NumPy's does."""
+    if (
+        array.flags.c_contiguous
+        and array.dtype.kind in "biufc"
+        and type(array) in (np.ndarray, SharedArray)
+    ):
         buffer = pickle.PickleBuffer(array)  # type: ignore[arg-type]
         return _array_from_buffer, (buffer, array.dtype.str, array.shape)
-    return array.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    return NotImplemented
+
+
+def _reduce_result_array(array: np.ndarray) -> Any:  # type: ignore[type-arg]
+    reduced = reduce_array(array, None, refer_to_owned=False)
+    if reduced is NotImplemented:
+        reduced = _compact(array)
+    return array.__reduce_ex__(pickle.HIGHEST_PROTOCOL) if reduced is NotImplemented else reduced
 
 
 def dumps_result(obj: Any) -> bytes:

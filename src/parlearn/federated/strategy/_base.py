@@ -212,4 +212,4 @@ def _sample(num_available: int, size: int, rng: np.random.Generator) -> list[int
     if size >= num_available:
         return list(range(num_available))
     chosen = rng.choice(num_available, size=size, replace=False)
-    return sorted(int(c) for c in chosen)
+    return sorted(chosen.tolist())

@@ -97,7 +97,7 @@ class RunningWeightedMean:
         if self._weight <= 0:
             raise ValueError("the weights of the updates sum to 0; cannot average")
         return [
-            (acc / self._weight).astype(dtype if np.issubdtype(dtype, np.floating) else np.float64)
+            (acc / self._weight).astype(dtype if dtype.kind == "f" else np.float64)
             for acc, dtype in zip(self._sum, self._dtypes, strict=True)
         ]
 
@@ -134,7 +134,7 @@ def check_shapes(
             f"{actual_name} has {len(actual)} arrays but {expected_name} has {len(expected)}; {fix}"
         )
     for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-        if np.shape(got) != np.shape(want):
+        if _shape(got) != _shape(want):
             raise ValueError(
                 f"{actual_name} has shape {np.shape(got)} at array {index} where "
                 f"{expected_name} has shape {np.shape(want)} (all shapes: "
@@ -320,6 +320,10 @@ def _check_step_inputs(
         )
 
 
+def _shape(array: ArrayLike) -> tuple[int, ...]:
+    return array.shape if isinstance(array, np.ndarray) else np.shape(array)
+
+
 def _float_dtype(array: ArrayLike) -> np.dtype[np.floating]:
     dtype = np.asarray(array).dtype
-    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
