@@ -332,6 +332,52 @@ def test_clients_run_largest_first_and_the_builder_ships_once() -> None:
     assert {r.metrics["rebuilt"] for results in rounds for r in results} == {1}
 
 
+class _SizedFactory(_CountingFactory):
+    """Knows each client's training examples before it runs (as ArrayClientFactory does)."""
+
+    def __init__(self, sizes: Callable[[int], Any] = lambda cid: 10 + 10 * cid) -> None:
+        super().__init__()
+        self.sizes = sizes
+
+    def num_examples(self, cid: int) -> Any:
+        return self.sizes(cid)
+
+
+def test_a_builder_that_knows_the_sizes_orders_clients_largest_first_from_round_one() -> None:
+    params = _CountingFactory()(0).get_parameters({})
+    clients = [(cid, {"local_epochs": 1, "seed": cid}) for cid in range(6)]
+    with Pool("processes", workers=2) as pool:
+        runner = ClientRunner(pool, _SizedFactory(), num_clients=6)
+        first = list(runner.fit(clients, params))
+    assert [r.cid for r in first] == [5, 4, 3, 2, 1, 0]
+    assert [r.num_examples for r in first] == [60, 50, 40, 30, 20, 10]
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, None, True])
+def test_a_wrong_size_hint_is_a_clear_error(bad: Any) -> None:
+    params = _CountingFactory()(0).get_parameters({})
+    with Pool("serial") as pool:
+        runner = ClientRunner(pool, _SizedFactory(lambda cid: bad), num_clients=2)
+        with pytest.raises(ValueError, match=r"num_examples\(0\) returned .*an int >= 0"):
+            list(runner.fit([(0, {}), (1, {})], params))
+
+
+def test_the_first_fit_in_a_process_is_not_taken_as_the_clients_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It pays for the process's warm-up (imports, first NumPy calls), several times a
+    client's own time: timed, it would unbalance the next rounds."""
+    from parlearn.federated import _runner
+
+    monkeypatch.setattr(_runner, "_warmed_up", False)
+    params = _CountingFactory()(0).get_parameters({})
+    item = ("fit", [(0, {"seed": 1}), (1, {"seed": 1})], params, None)
+    first, second = _runner._run_group(_CountingFactory(), item)  # type: ignore[arg-type]
+    assert first[1] == float("inf") and 0 < second[1] < float("inf")
+    (again,) = _runner._run_group(_CountingFactory(), ("fit", [(0, {})], params, None))  # type: ignore[arg-type]
+    assert again[1] < float("inf")
+
+
 def test_each_client_gets_its_seed_where_it_runs_unless_its_config_has_one() -> None:
     params = _CountingFactory()(0).get_parameters({})
     clients = [(cid, {"local_epochs": 1}) for cid in range(4)] + [(4, {"seed": 7})]
@@ -367,3 +413,17 @@ def test_large_global_parameters_travel_in_shared_memory() -> None:
     # after it (the autouse fixture fails the test if a segment is left behind).
     history = simulation.simulate(_big_model_client, 4, FedAvg(), 3, workers=2)
     np.testing.assert_array_equal(history.parameters[0], np.full(200_000, 1 / 8))
+
+
+def test_array_client_factory_knows_each_clients_examples() -> None:
+    from parlearn.federated.experiment import ArrayClientFactory
+    from parlearn.federated.partition import Partition
+
+    X = np.random.default_rng(0).random((9, 3))
+    y = np.arange(9) % 2
+    train = Partition.from_assignment([0, 0, 1, 1, 1, 2, -1, 2, 2], 3)
+    test = Partition.from_assignment([-1, -1, -1, -1, -1, -1, 0, -1, -1], 3)
+    factory = ArrayClientFactory("logistic", X, y, train, test, 2, 1, 4, 0.1)
+    params = factory(0).get_parameters({})
+    for cid in range(3):
+        assert factory.num_examples(cid) == factory(cid).fit(params, {})[1]

@@ -136,6 +136,10 @@ class ClientRunner:
     def __init__(self, pool: Pool, client_fn: ClientFn, num_clients: int) -> None:
         self._pool = pool
         self._run = pool.resident(functools.partial(_run_group, client_fn))
+        # A client builder may know each client's examples before it reports them
+        # (``ArrayClientFactory.num_examples``): rounds are then balanced from the start.
+        hint = getattr(client_fn, "num_examples", None)
+        self._size_hint: Callable[[int], int] | None = hint if callable(hint) else None
         # Python lists, not arrays: a round reads a few entries, one at a time.
         self._examples = [-1] * num_clients  # as reported in fit; -1: not yet
         self._known_total = 0  # sum of the reported examples, for the mean in _costs
@@ -304,6 +308,10 @@ class ClientRunner:
 
     def _costs(self, clients: Sequence[tuple[int, Config]]) -> list[float]:
         """Expected work per client: examples x local epochs (unknown clients: the mean)."""
+        if self._size_hint is not None:
+            for cid, _ in clients:
+                if self._examples[cid] < 0:
+                    self._note_examples(cid, _hinted_examples(self._size_hint, cid))
         count = self._known_count
         typical = self._known_total / count if count else 1.0
         costs = []
@@ -311,6 +319,16 @@ class ClientRunner:
             examples = self._examples[cid]
             costs.append(max(float(examples) if examples >= 0 else typical, 1.0) * _epochs(config))
         return costs
+
+
+def _hinted_examples(hint: Callable[[int], int], cid: int) -> int:
+    examples = hint(cid)
+    if isinstance(examples, bool) or not isinstance(examples, (int, np.integer)) or examples < 0:
+        raise ValueError(
+            f"the client builder's num_examples({cid}) returned {examples!r}; it must return "
+            "the client's number of training examples, an int >= 0 (or remove the method)"
+        )
+    return int(examples)
 
 
 def _epochs(config: Config) -> int:
@@ -333,10 +351,16 @@ def _share(parameters: Parameters) -> list[SharedArray]:
 # --------------------------------------------------------------------------- in the workers
 
 
+# Whether this process has run a fit: the first one pays for one-time work (imports, NumPy's
+# first calls, cold code), several times a client's own time, and is not taken as its time.
+_warmed_up = False
+
+
 def _run_group(
     client_fn: ClientFn, item: tuple[Phase, list[tuple[int, Config]], Parameters, Seeds | None]
 ) -> list[tuple[Any, float, int]]:
-    """Each client's outcome, with the seconds it took and its local epochs."""
+    """Each client's outcome, with the seconds it took (inf: not timed) and its local epochs."""
+    global _warmed_up
     phase, clients, parameters, seeds = item
     one = _fit_one if phase == "fit" else _evaluate_one
     answers = []
@@ -345,7 +369,9 @@ def _run_group(
         if seeds is not None and "seed" not in config:
             config = {**config, "seed": client_seed(seeds[0], seeds[1], cid)}
         outcome = one(client_fn, parameters, cid, config)
-        answers.append((outcome, time.perf_counter() - started, _epochs(config)))
+        seconds = time.perf_counter() - started if _warmed_up else math.inf
+        _warmed_up = _warmed_up or phase == "fit"
+        answers.append((outcome, seconds, _epochs(config)))
     return answers
 
 

@@ -56,6 +56,11 @@ class ArrayClientFactory:
     batch_size: int
     learning_rate: float
 
+    def num_examples(self, cid: int) -> int:
+        """Client ``cid``'s training examples, known before it runs: the simulator balances
+        rounds by it until the client has reported its own (and been timed)."""
+        return int(self.train.offsets[cid + 1] - self.train.offsets[cid])
+
     def __call__(self, cid: int) -> ArrayClient:
         train = self.train.client_indices(cid)
         test = self.test.client_indices(cid)

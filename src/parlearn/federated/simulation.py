@@ -59,6 +59,8 @@ def simulate(
     """Run ``num_rounds`` rounds of federated training and return the history.
 
     - ``client_fn(cid)`` builds client ``cid`` (0 <= cid < num_clients) where it runs.
+      A builder with a ``num_examples(cid)`` method (``ArrayClientFactory`` has one) lets
+      the scheduler balance rounds by client size before clients have reported it.
     - ``local_epochs``: sent to clients as ``config["local_epochs"]``; None leaves the epochs
       to the clients (it is needed for partial-work stragglers).
     - ``stragglers``: share of each round's selected clients that are slow: with
