@@ -427,3 +427,6 @@ def test_array_client_factory_knows_each_clients_examples() -> None:
     params = factory(0).get_parameters({})
     for cid in range(3):
         assert factory.num_examples(cid) == factory(cid).fit(params, {})[1]
+    # Test rows are read when a client evaluates (client 0 holds sample 6), not before.
+    assert factory(0).evaluate(params, {})[1] == 1
+    assert factory(1).evaluate(params, {})[1:] == (0, {})

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from parlearn.federated._history import History, RoundRecord
-from parlearn.federated._types import Metrics, Parameters
+from parlearn.federated._types import Config, Metrics, Parameters
 from parlearn.federated.client import ArrayClient
 from parlearn.federated.datasets import Dataset, load_dataset, train_test_split
 from parlearn.federated.partition import (
@@ -62,22 +62,37 @@ class ArrayClientFactory:
         return int(self.train.offsets[cid + 1] - self.train.offsets[cid])
 
     def __call__(self, cid: int) -> ArrayClient:
-        train = self.train.client_indices(cid)
-        test = self.test.client_indices(cid)
-        # Plain ndarrays: rows of a SharedArray would be SharedArrays too, and every NumPy
-        # step of training would pay the subclass's Python-level hooks.
-        X, y = np.asarray(self.X), np.asarray(self.y)
-        return ArrayClient(
-            self.kind,
-            X[train],
-            y[train],
-            X[test],
-            y[test],
-            num_classes=self.num_classes,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-        )
+        return _RowsClient(self, cid)
+
+    def rows(self, part: Partition, cid: int) -> tuple[NDArray[np.float64], NDArray[Any]]:
+        """Client ``cid``'s samples in ``part`` (train or test), copied out of the shared
+        arrays as plain ndarrays: rows of a SharedArray would be SharedArrays too, and every
+        NumPy step of training would pay the subclass's Python-level hooks."""
+        rows = part.client_indices(cid)
+        return np.asarray(self.X)[rows], np.asarray(self.y)[rows]
+
+
+_NOT_YET: NDArray[Any] = np.empty(0)
+
+
+class _RowsClient(ArrayClient):
+    """An ``ArrayClient`` over a factory's shared arrays. Its test rows are copied out only
+    when it is asked to evaluate: a fit (most calls) never reads them."""
+
+    def __init__(self, factory: ArrayClientFactory, cid: int) -> None:
+        X_train, y_train = factory.rows(factory.train, cid)
+        super().__init__(
+            factory.kind, X_train, y_train, _NOT_YET, _NOT_YET,
+            num_classes=factory.num_classes, epochs=factory.epochs,
+            batch_size=factory.batch_size, learning_rate=factory.learning_rate,
+        )  # fmt: skip
+        self._factory = factory
+        self._cid = cid
+
+    def evaluate(self, parameters: Parameters, config: Config) -> tuple[float, int, Metrics]:
+        if self.X_test is _NOT_YET:
+            self.X_test, self.y_test = self._factory.rows(self._factory.test, self._cid)
+        return super().evaluate(parameters, config)
 
 
 @dataclass
