@@ -88,8 +88,14 @@ def dumps(obj: Any, scope: ShareScope | None = None, *, refer_to_owned: bool = T
     return buf.getvalue()
 
 
+_dtypes: dict[str, np.dtype] = {}  # type: ignore[type-arg]  # parsed type strings
+
+
 def _array_from_buffer(buffer: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray:  # type: ignore[type-arg]
-    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+    parsed = _dtypes.get(dtype)
+    if parsed is None:
+        parsed = _dtypes[dtype] = np.dtype(dtype)
+    return np.frombuffer(buffer, dtype=parsed).reshape(shape)
 
 
 def _compact(array: np.ndarray) -> Any:  # type: ignore[type-arg]

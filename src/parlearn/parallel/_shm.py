@@ -110,6 +110,8 @@ _unlinked_base = 0  # how many names were trimmed from the front of _unlinked
 def unlinked_after(position: int) -> tuple[list[str], int]:
     """Names unlinked since ``position`` (a value this function returned before, or 0), and the
     position to pass next time."""
+    if position == _unlinked_base + len(_unlinked):  # nothing new (the common case): no lock
+        return [], position
     with _owned_lock:
         start = max(position - _unlinked_base, 0)
         return _unlinked[start:], _unlinked_base + len(_unlinked)
