@@ -17,8 +17,9 @@
                               per item
 
 Why: a light round (ten clients of a third of a millisecond) costs as much in dispatch as in
-work, so clients travel in as few messages as balance allows -- one per worker when their
-times are known -- and the task with the client builder is shipped to the workers once per
+work, and even a round of a hundred such clients loses a visible share to dispatching groups,
+so clients travel in as few messages as balance allows -- one per worker when their times are
+known -- and the task with the client builder is shipped to the workers once per
 simulation, not once per round. Largest first is LPT scheduling (Graham 1969): the big clients
 start early and the small ones fill the gaps, so workers finish together. Timings decide only
 which worker runs a client, never the order results are added in, so the aggregated model is
@@ -63,8 +64,13 @@ MAX_GROUP_BYTES = 32 * 2**20
 # Global parameters this large travel to the workers in shared memory, once per round.
 SHARE_BYTES = 2**20
 # A round expected to take less than this per worker (by measured times) goes out as one bin
-# per worker, when the round's results fit in MAX_GROUP_BYTES x workers.
-LIGHT_ROUND_SECONDS = 0.01
+# per worker, when the round's results fit in MAX_GROUP_BYTES x workers. Each group costs the
+# server a dispatch and the reading of its results (0.3-0.5 ms of CPU, taken from the workers
+# on a busy machine), a visible share of a round this short, while LPT bins on measured times
+# balance within a few percent; a longer round goes in groups, whose dynamic balance then pays.
+# Measured (benchmarks/fl_vs_flower.py workloads, 2 cores): (b) E=1 and (a) E=20, rounds of
+# 25-35 ms a worker, were 4-5% faster in bins; (b) E=20, 200 ms a worker, 6% faster in groups.
+LIGHT_ROUND_SECONDS = 0.1
 
 
 class ClientLike(Protocol):
