@@ -64,12 +64,13 @@ MAX_GROUP_BYTES = 32 * 2**20
 # Global parameters this large travel to the workers in shared memory, once per round.
 SHARE_BYTES = 2**20
 # A round expected to take less than this per worker (by measured times) goes out as one bin
-# per worker, when the round's results fit in MAX_GROUP_BYTES x workers. Each group costs the
-# server a dispatch and the reading of its results (0.3-0.5 ms of CPU, taken from the workers
-# on a busy machine), a visible share of a round this short, while LPT bins on measured times
-# balance within a few percent; a longer round goes in groups, whose dynamic balance then pays.
-# Measured (benchmarks/fl_vs_flower.py workloads, 2 cores): (b) E=1 and (a) E=20, rounds of
-# 25-35 ms a worker, were 4-5% faster in bins; (b) E=20, 200 ms a worker, 6% faster in groups.
+# per worker, when the round's results fit in MAX_GROUP_BYTES x workers. Groups cost the server
+# a dispatch each and wake it for each one's results, CPU taken from the workers on a busy
+# machine (a round of 100 clients of E=1: 5.4-5.6 ms of server CPU in groups, 4.5 ms in bins),
+# while LPT bins on measured times balance within a few percent; a longer round goes in
+# groups, whose dynamic balance then pays. Measured (benchmarks/fl_vs_flower.py workloads,
+# 2 cores): (b) E=1 and (a) E=20, rounds of 25-35 ms a worker, were 4-5% faster in bins;
+# (b) E=20, 200 ms a worker, 6% faster in groups.
 LIGHT_ROUND_SECONDS = 0.1
 
 

@@ -37,8 +37,7 @@ class _SharedArrays:
         self._refer_to_owned = refer_to_owned
 
     def _reduce_array(self, array: np.ndarray) -> Any:  # type: ignore[type-arg]
-        reduced = reduce_array(array, self._scope, refer_to_owned=self._refer_to_owned)
-        return _compact(array) if reduced is NotImplemented else reduced
+        return _reduce_array(array, self._scope, self._refer_to_owned)
 
 
 class _FastPickler(_SharedArrays, pickle.Pickler):
@@ -113,10 +112,18 @@ def _compact(array: np.ndarray) -> Any:  # type: ignore[type-arg]
     return NotImplemented
 
 
+def _reduce_array(
+    array: np.ndarray,  # type: ignore[type-arg]
+    scope: ShareScope | None,
+    refer_to_owned: bool,
+) -> Any:
+    """A shared-memory reference, else the compact form, else NotImplemented (NumPy's own)."""
+    reduced = reduce_array(array, scope, refer_to_owned=refer_to_owned)
+    return _compact(array) if reduced is NotImplemented else reduced
+
+
 def _reduce_result_array(array: np.ndarray) -> Any:  # type: ignore[type-arg]
-    reduced = reduce_array(array, None, refer_to_owned=False)
-    if reduced is NotImplemented:
-        reduced = _compact(array)
+    reduced = _reduce_array(array, None, False)
     return array.__reduce_ex__(pickle.HIGHEST_PROTOCOL) if reduced is NotImplemented else reduced
 
 
