@@ -27,6 +27,11 @@ def sleep_on_three(x: int) -> int:
     return x
 
 
+def sleep_then_echo(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
 def kill_self_on_five(x: int) -> int:
     if x == 5:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -12,6 +12,7 @@ import pytest
 
 from parlearn.federated import simulation
 from parlearn.federated._runner import ClientRunner, plan_bins, plan_groups
+from parlearn.federated._types import ClientFailure, FitResult
 from parlearn.federated.client import ArrayClient, local_sgd
 from parlearn.federated.experiment import federate
 from parlearn.federated.simulation import client_seed
@@ -372,10 +373,41 @@ def test_the_first_fit_in_a_process_is_not_taken_as_the_clients_time(
     monkeypatch.setattr(_runner, "_warmed_up", False)
     params = _CountingFactory()(0).get_parameters({})
     item = ("fit", [(0, {"seed": 1}), (1, {"seed": 1})], params, None)
-    first, second = _runner._run_group(_CountingFactory(), item)  # type: ignore[arg-type]
+    first, second = _answers(_runner._run_group(_CountingFactory(), item))  # type: ignore[arg-type]
     assert first[1] == float("inf") and 0 < second[1] < float("inf")
-    (again,) = _runner._run_group(_CountingFactory(), ("fit", [(0, {})], params, None))  # type: ignore[arg-type]
-    assert again[1] < float("inf")
+    again = _runner._run_group(_CountingFactory(), ("fit", [(0, {})], params, None))  # type: ignore[arg-type]
+    assert _answers(again)[0][1] < float("inf")
+
+
+def _answers(answer: Any) -> list[tuple[Any, float, int]]:
+    from parlearn.federated import _runner
+
+    return _runner._unpack(answer) if isinstance(answer, tuple) else answer
+
+
+def test_a_group_of_successful_fits_travels_packed_and_unpacks_to_the_same_results() -> None:
+    """Each layer of the group's parameters stacked in one array; a failure or layers of
+    different dtypes leave the group as it is."""
+    from parlearn.federated import _runner
+
+    params = _CountingFactory()(0).get_parameters({})
+    item = ("fit", [(0, {"seed": 1}), (1, {"seed": 2})], params, None)
+    answer = _runner._run_group(_CountingFactory(), item)  # type: ignore[arg-type]
+    assert isinstance(answer, tuple)
+    cids, layers, examples, _, _, epochs = answer
+    assert epochs == [1, 1]
+    assert cids == [0, 1] and [layer.shape[0] for layer in layers] == [2] * len(params)
+    results = [outcome for outcome, _, _ in _runner._unpack(answer)]
+    assert [r.cid for r in results] == [0, 1] and [r.num_examples for r in results] == examples
+    for i, r in enumerate(results):
+        for got, layer in zip(r.parameters, layers, strict=True):
+            np.testing.assert_array_equal(got, layer[i])
+    failure = ClientFailure(1, "boom")
+    plain = [(results[0], 0.1, 1), (failure, 0.1, 1)]
+    assert _runner._pack(plain) is plain
+    mixed = FitResult(1, [p.astype(np.float32) for p in results[1].parameters], 3)
+    unlike = [(results[0], 0.1, 1), (mixed, 0.1, 1)]
+    assert _runner._pack(unlike) is unlike
 
 
 def test_each_client_gets_its_seed_where_it_runs_unless_its_config_has_one() -> None:

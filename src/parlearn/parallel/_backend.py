@@ -71,6 +71,13 @@ class Backend(ABC):
             completed.append(done.get())
         return completed
 
+    def scatter(self, job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+        """Run each chunk at once on an idle worker of its own and return every outcome; or
+        None, having started nothing, when that cannot be done now. The engine's fast path for
+        a call of at most ``workers`` items (a federated round's bins): it then skips its
+        scheduling. Backends without one return None and the chunks are submitted as usual."""
+        return None
+
     def start_job(self, job: Job) -> None:
         """Called before the first chunk of ``job`` (e.g. to ship the function once)."""
         self._check_open()

@@ -106,6 +106,25 @@ def run_job(
 
     backend.start_job(job)
     try:
+        # At most ``workers`` items: the backend may run them all at once, one per worker,
+        # and hand back their outcomes without the scheduling below (``Backend.scatter``).
+        scattered: list[tuple[Chunk, ChunkOutcome]] = []
+        if total is not None and (chunksize or 1) == 1 and 0 < total - read <= backend.workers:
+            taken = list(itertools.islice(items, total - read))
+            exhausted = len(taken) < total - read
+            chunks = [
+                Chunk(next(chunk_ids), range(read + i, read + i + 1), [item])
+                for i, item in enumerate(taken)
+            ]
+            read += len(taken)
+            outcomes = backend.scatter(job, chunks) if chunks else []
+            if outcomes is None:
+                for chunk in chunks:
+                    future = backend.submit(job, chunk)
+                    in_flight[future] = chunk
+                    future.add_done_callback(done.put)
+            else:
+                scattered = list(zip(chunks, outcomes, strict=True))
         while True:
             buffer_limit = BUFFER_CHUNKS * max_in_flight * max_chunk
             while (
@@ -132,13 +151,15 @@ def run_job(
                 future = backend.submit(job, chunk)
                 in_flight[future] = chunk
                 future.add_done_callback(done.put)
-            if not in_flight:
+            if not in_flight and not scattered:
                 break
-            # A completion queue is cheaper than concurrent.futures.wait on every chunk, and
-            # lets the processes backend read results in this thread while it waits.
-            for future in backend.wait(done):
-                chunk = in_flight.pop(future)
-                outcome = future.result()
+            if scattered:
+                arrivals, scattered = scattered, []
+            else:
+                # A completion queue is cheaper than concurrent.futures.wait on every chunk,
+                # and lets the processes backend read results in this thread while it waits.
+                arrivals = [(in_flight.pop(f), f.result()) for f in backend.wait(done)]
+            for chunk, outcome in arrivals:
                 sizer.observe(len(chunk) - len(outcome.retry), outcome.seconds)
                 if not outcome.failures and not outcome.retry and isinstance(chunk.indices, range):
                     runs = [(chunk.indices.start, outcome.values)]  # the common case

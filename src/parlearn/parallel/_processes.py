@@ -37,6 +37,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue
+import select
 import selectors
 import signal
 import socket
@@ -194,6 +195,7 @@ class ProcessesBackend(Backend):
         self._reaped = threading.Condition(self._state_lock)
         self._released: set[int] = set()  # function keys that workers knowing them must forget
         self._unlinked_seen = unlinked_after(0)[1]  # segments unlinked before us: none mapped
+        self._last_to_finish: int | None = None  # id of the worker whose result came last
 
     # ------------------------------------------------------------------ caller side
 
@@ -233,6 +235,96 @@ class ProcessesBackend(Backend):
         if not lingering:  # else no one is in select: the next step, soon, dispatches it
             self._wake()
         return future
+
+    def scatter(self, job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+        """Each chunk straight to an idle worker, then the results read in this thread one
+        worker at a time -- no scheduling, completion callbacks or manager thread. None
+        (nothing sent) when a chunk has a timeout or memory is watched, another caller is
+        pumping, or the pool is running anything else."""
+        self._check_open()
+        if job.timeout is not None or self._max_memory is not None or len(chunks) > self.workers:
+            return None
+        me = threading.get_ident()
+        with self._state_lock:
+            busy = self._queue or any(w.assigned for w in self._workers)
+            if self._pumper is not None or busy or self._broken is not None:
+                return None
+            self._pumper = me
+        try:
+            if not self._pump.acquire(blocking=False):
+                self._wake()  # the manager is in a step, maybe blocked in select
+                self._pump.acquire()
+            try:
+                pendings = self._scatter(job, chunks)
+            finally:
+                self._pump.release()
+        finally:
+            with self._state_lock:
+                self._pumper = None
+                self._linger_until = time.monotonic() + LINGER
+        # Closed or broken meanwhile: the manager fails what is left, and result() raises.
+        return [p.future.result() for p in pendings]
+
+    def _scatter(self, job: Job, chunks: list[Chunk]) -> list[_Pending]:
+        """Wait for one worker at a time: one that finishes early waits in its pipe. When the
+        first waited for is the last to finish, this thread wakes once a call, and never
+        takes a core from a worker still running to read an early result. On a 2-core machine
+        with 2 workers one of them shares its core with this thread and usually finishes last;
+        so the worker that finished last the call before is waited for first (then the
+        chunks in order: callers put their longest first)."""
+        scope = self._jobs[job.id]
+        pendings = [
+            _Pending(job.id, job.key, c, _serialize.dumps_items(c.items, c.indices, scope), None,
+                     Future())
+            for c in chunks
+        ]  # fmt: skip
+        with self._state_lock:
+            self._queue.extend(pendings)
+        self._dispatch()  # every worker is idle (or not started yet): one chunk each
+        order = sorted(pendings, key=lambda p: id(self._holder(p)) != self._last_to_finish)
+        for pending in order:
+            if not pending.future.done():
+                holder = self._holder(pending)
+                if holder is not None and not holder.conn.poll(0):
+                    self._last_to_finish = id(holder)  # still running: the last so far
+            while not pending.future.done():
+                if self._closed or self._broken is not None:
+                    return pendings
+                try:
+                    self._await(pending)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:  # as in _guarded_step
+                    self._broken = exc
+                    self._fail_all(BrokenPoolError(f"the process pool manager failed: {exc!r}"))
+        return pendings
+
+    def _holder(self, pending: _Pending) -> _Worker | None:
+        return next((w for w in self._workers if w.assigned and w.assigned[0] is pending), None)
+
+    def _await(self, pending: _Pending) -> None:
+        """Wait for ``pending``'s result, a worker's exit or a wake-up, and handle it."""
+        worker = self._holder(pending)
+        if worker is None:  # not sent yet (its worker is starting, or died): the general step
+            self._step()
+            return
+        poller = select.poll()
+        poller.register(worker.conn.fileno(), select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        exits = {w.process.sentinel: w for w in self._workers}
+        for fd in exits:
+            poller.register(fd, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(LINGER * 1000)}
+        if self._wake_r in ready:
+            os.read(self._wake_r, 4096)
+            self._wake_pending = False
+            self._dispatch()  # another caller's chunks, to idle workers
+        if worker.conn.fileno() in ready:  # before its exit: its last result first
+            got, message = self._receive(worker)
+            if got is not None:
+                self._settle(got, message)
+        for fd in ready & exits.keys():
+            self._retire(exits[fd])
 
     def end_job(self, job: Job, *, aborted: bool) -> None:
         with self._state_lock:
@@ -410,10 +502,7 @@ class ProcessesBackend(Backend):
             else:
                 received.append(self._receive(key.data[0]))
         for w in exited:  # after its last result was read
-            selector.unregister(w.conn)
-            selector.unregister(w.process.sentinel)
-            self._watched.discard(id(w))
-            self._reap(w)
+            self._retire(w)
         if received:
             # Give the now idle workers their next chunk first, then read the results:
             # unpickling a large result must not keep a worker waiting.
@@ -522,6 +611,14 @@ class ProcessesBackend(Backend):
             outcome = ChunkOutcome.lost(len(pending.chunk), None, failure)
         if not pending.future.done():
             pending.future.set_result(outcome)
+
+    def _retire(self, w: _Worker) -> None:
+        """A worker that exited: forget its pipes and settle what it held."""
+        if id(w) in self._watched:
+            self._selector.unregister(w.conn)
+            self._selector.unregister(w.process.sentinel)
+            self._watched.discard(id(w))
+        self._reap(w)
 
     def _reap(self, w: _Worker) -> None:
         w.process.join()
