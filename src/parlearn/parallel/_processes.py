@@ -32,6 +32,7 @@ threads.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import multiprocessing as mp
 import os
@@ -44,7 +45,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -250,18 +251,8 @@ class ProcessesBackend(Backend):
             if self._pumper is not None or busy or self._broken is not None:
                 return None
             self._pumper = me
-        try:
-            if not self._pump.acquire(blocking=False):
-                self._wake()  # the manager is in a step, maybe blocked in select
-                self._pump.acquire()
-            try:
-                pendings = self._scatter(job, chunks)
-            finally:
-                self._pump.release()
-        finally:
-            with self._state_lock:
-                self._pumper = None
-                self._linger_until = time.monotonic() + LINGER
+        with self._pumping():
+            pendings = self._scatter(job, chunks)
         # Closed or broken meanwhile: the manager fails what is left, and result() raises.
         return [p.future.result() for p in pendings]
 
@@ -290,13 +281,7 @@ class ProcessesBackend(Backend):
             while not pending.future.done():
                 if self._closed or self._broken is not None:
                     return pendings
-                try:
-                    self._await(pending)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as exc:  # as in _guarded_step
-                    self._broken = exc
-                    self._fail_all(BrokenPoolError(f"the process pool manager failed: {exc!r}"))
+                self._guarded_step(functools.partial(self._await, pending))
         return pendings
 
     def _holder(self, pending: _Pending) -> _Worker | None:
@@ -425,24 +410,31 @@ class ProcessesBackend(Backend):
             if take:
                 self._pumper = me
         if take:
-            try:
-                if not self._pump.acquire(blocking=False):
-                    self._wake()  # the manager is in a step, maybe blocked in select
-                    self._pump.acquire()
-                try:
-                    while done.empty() and not self._closed and self._broken is None:
-                        self._guarded_step()
-                finally:
-                    self._pump.release()
-            finally:
-                with self._state_lock:
-                    self._pumper = None
-                    self._linger_until = time.monotonic() + LINGER
+            with self._pumping():
+                while done.empty() and not self._closed and self._broken is None:
+                    self._guarded_step()
         return super().wait(done)
 
-    def _guarded_step(self) -> None:
+    @contextlib.contextmanager
+    def _pumping(self) -> Iterator[None]:
+        """Hold the pump in this thread, whose turn it is (``_pumper`` set); on the way out
+        give the turn back, the manager standing down for LINGER more."""
         try:
-            self._step()
+            if not self._pump.acquire(blocking=False):
+                self._wake()  # the manager is in a step, maybe blocked in select
+                self._pump.acquire()
+            try:
+                yield
+            finally:
+                self._pump.release()
+        finally:
+            with self._state_lock:
+                self._pumper = None
+                self._linger_until = time.monotonic() + LINGER
+
+    def _guarded_step(self, step: Callable[[], None] | None = None) -> None:
+        try:
+            (step or self._step)()
         except (KeyboardInterrupt, SystemExit):
             raise  # the caller's own interrupt: its job is aborted, the pool goes on
         except BaseException as exc:  # the pool cannot go on: fail every waiting caller
