@@ -252,8 +252,9 @@ class ClientRunner:
         seconds: list[float],
     ) -> Iterator[Any]:
         bins = plan_bins(seconds, self._pool.workers)
-        # The longest first: the pool reads the bins' results in order, so the server wakes
-        # once, when the longest is done, rather than once per bin (Backend.scatter).
+        # The longest first: the pool waits for the bins one at a time, first the one whose
+        # worker finished last the round before, else in this order (Backend.scatter), so the
+        # server wakes once a round when the bin it waits for first is the last to finish.
         bins.sort(key=lambda b: -sum(seconds[p] for p in b))
         items = [(phase, [ordered[p] for p in b], parameters, seeds) for b in bins]
         outcomes: list[Any] = [None] * len(ordered)

@@ -272,12 +272,10 @@ class ProcessesBackend(Backend):
         with self._state_lock:
             self._queue.extend(pendings)
         self._dispatch()  # every worker is idle (or not started yet): one chunk each
-        order = sorted(pendings, key=lambda p: id(self._holder(p)) != self._last_to_finish)
-        for pending in order:
-            if not pending.future.done():
-                holder = self._holder(pending)
-                if holder is not None and not holder.conn.poll(0):
-                    self._last_to_finish = id(holder)  # still running: the last so far
+        held = [(p, self._holder(p)) for p in pendings]
+        for pending, holder in sorted(held, key=lambda ph: id(ph[1]) != self._last_to_finish):
+            if not pending.future.done() and holder is not None and not holder.conn.poll(0):
+                self._last_to_finish = id(holder)  # still running: the last so far
             while not pending.future.done():
                 if self._closed or self._broken is not None:
                     return pendings
