@@ -92,6 +92,12 @@ def test_streaming_fit_aggregator_equals_weighted_average() -> None:
     assert_params_close(new, weighted_average(updates, weights))
 
 
+def test_a_zero_dimensional_layer_is_averaged_over_every_client() -> None:
+    # NumPy returns a 0-d product as a scalar; the running sum must still take every client.
+    mean = weighted_average([arrays(1.0, [1.0]), arrays(3.0, [3.0])], [1, 1])
+    assert_params_close(mean, arrays(2.0, [2.0]))
+
+
 def test_running_mean_rejects_mismatched_updates_naming_shapes() -> None:
     mean = RunningWeightedMean()
     mean.add(arrays([1.0, 2.0]), 1)

@@ -71,7 +71,8 @@ class RunningWeightedMean:
         if weight < 0:
             raise ValueError(f"weights must be >= 0, got {weight!r}")
         if self._sum is None:
-            self._sum = [np.multiply(p, weight, dtype=np.float64) for p in parameters]
+            # Arrays, 0-d ones too (NumPy gives a 0-d product as a scalar, which += rebinds).
+            self._sum = [np.asarray(np.multiply(p, weight, dtype=np.float64)) for p in parameters]
             self._dtypes = [np.asarray(p).dtype for p in parameters]
         else:
             if len(parameters) != len(self._sum):
