@@ -57,7 +57,7 @@ from parlearn.parallel._backend import Backend, cpu_count, resolve_workers
 from parlearn.parallel._shm import ShareScope, unlinked_after
 from parlearn.parallel._spawn import WorkerProcess
 from parlearn.parallel._task import Chunk, ChunkOutcome, Job, TaskFailure
-from parlearn.parallel._worker import UNTRACKED, decode_outcome, worker_main
+from parlearn.parallel._worker import UNTRACKED, decode_outcome, send_whole, worker_main
 
 __all__ = ["ProcessesBackend"]
 
@@ -197,6 +197,9 @@ class ProcessesBackend(Backend):
         self._released: set[int] = set()  # function keys that workers knowing them must forget
         self._unlinked_seen = unlinked_after(0)[1]  # segments unlinked before us: none mapped
         self._last_to_finish: int | None = None  # id of the worker whose result came last
+        # Per worker, what _await polls: its pipe, the wake-up pipe and every worker's exit;
+        # built when first needed, dropped whenever a worker starts or exits.
+        self._awaiting: dict[int, tuple[select.poll, dict[int, _Worker]]] = {}
 
     # ------------------------------------------------------------------ caller side
 
@@ -274,29 +277,34 @@ class ProcessesBackend(Backend):
         self._dispatch()  # every worker is idle (or not started yet): one chunk each
         held = [(p, self._holder(p)) for p in pendings]
         for pending, holder in sorted(held, key=lambda ph: id(ph[1]) != self._last_to_finish):
-            if not pending.future.done() and holder is not None and not holder.conn.poll(0):
+            if holder is not None and not pending.future.done() and not _readable(holder.conn):
                 self._last_to_finish = id(holder)  # still running: the last so far
+            step = functools.partial(self._await, pending, holder)
             while not pending.future.done():
                 if self._closed or self._broken is not None:
                     return pendings
-                self._guarded_step(functools.partial(self._await, pending))
+                self._guarded_step(step)
         return pendings
 
     def _holder(self, pending: _Pending) -> _Worker | None:
         return next((w for w in self._workers if w.assigned and w.assigned[0] is pending), None)
 
-    def _await(self, pending: _Pending) -> None:
-        """Wait for ``pending``'s result, a worker's exit or a wake-up, and handle it."""
-        worker = self._holder(pending)
-        if worker is None:  # not sent yet (its worker is starting, or died): the general step
-            self._step()
+    def _await(self, pending: _Pending, worker: _Worker | None) -> None:
+        """Wait for ``pending``'s result from ``worker`` (the one it was sent to), a worker's
+        exit or a wake-up, and handle it."""
+        if worker is None or not worker.assigned or worker.assigned[0] is not pending:
+            self._step()  # not sent yet (its worker is starting, or died): the general step
             return
-        poller = select.poll()
-        poller.register(worker.conn.fileno(), select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        exits = {w.process.sentinel: w for w in self._workers}
-        for fd in exits:
-            poller.register(fd, select.POLLIN)
+        watch = self._awaiting.get(id(worker))
+        if watch is None:
+            poller = select.poll()
+            poller.register(worker.conn.fileno(), select.POLLIN)
+            poller.register(self._wake_r, select.POLLIN)
+            exits = {w.process.sentinel: w for w in self._workers}
+            for fd in exits:
+                poller.register(fd, select.POLLIN)
+            watch = self._awaiting[id(worker)] = (poller, exits)
+        poller, exits = watch
         ready = {fd for fd, _ in poller.poll(LINGER * 1000)}
         if self._wake_r in ready:
             os.read(self._wake_r, 4096)
@@ -533,7 +541,7 @@ class ProcessesBackend(Backend):
                 )
                 # If the worker just died, its sentinel reports the chunk.
                 with contextlib.suppress(OSError):
-                    idle.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+                    send_whole(idle.conn, pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
     def _worker_for(self, pending: _Pending, function: _Function) -> _Worker | None:
         """The worker to send ``pending`` to now, or None (lock held): an idle one (starting a
@@ -582,6 +590,7 @@ class ProcessesBackend(Backend):
         child_conn.close()
         worker = _Worker(process, parent_conn, slot, prefetch_bytes=_prefetch_bytes(parent_conn))
         self._workers.append(worker)
+        self._awaiting.clear()  # each poll set watches every worker's exit
         return worker
 
     def _receive(self, w: _Worker) -> tuple[_Pending | None, bytes]:
@@ -615,6 +624,7 @@ class ProcessesBackend(Backend):
         exitcode = w.process.exitcode
         with self._state_lock:
             self._workers.remove(w)
+            self._awaiting.clear()
             self._reaped.notify_all()
         w.conn.close()
         pending = w.assigned.popleft() if w.assigned else None
@@ -699,6 +709,7 @@ class ProcessesBackend(Backend):
             w.conn.close()
         with self._state_lock:
             self._workers.clear()
+            self._awaiting.clear()
             self._reaped.notify_all()
         self._fail_all(BrokenPoolError("the process pool was closed while work was pending"))
 
@@ -718,6 +729,14 @@ def _prefetch_bytes(conn: Connection) -> int:
         return PREFETCH_BYTES
     finally:
         sock.detach()  # the connection keeps its descriptor
+
+
+def _readable(conn: Connection) -> bool:
+    """Whether a message (or the end of the pipe) waits in ``conn``: one system call, where
+    ``conn.poll(0)`` builds and closes a selector each time."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _running_position(w: _Worker, pending: _Pending) -> int | None:
