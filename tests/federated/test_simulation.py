@@ -408,6 +408,9 @@ def test_a_group_of_successful_fits_travels_packed_and_unpacks_to_the_same_resul
     mixed = FitResult(1, [p.astype(np.float32) for p in results[1].parameters], 3)
     unlike = [(results[0], 0.1, 1), (mixed, 0.1, 1)]
     assert _runner._pack(unlike) is unlike
+    shorter = FitResult(1, [p[:1] for p in results[1].parameters], 3)
+    uneven = [(results[0], 0.1, 1), (shorter, 0.1, 1)]
+    assert _runner._pack(uneven) is uneven
 
 
 def test_each_client_gets_its_seed_where_it_runs_unless_its_config_has_one() -> None:

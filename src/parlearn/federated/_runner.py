@@ -396,16 +396,19 @@ def _run_group(
 def _pack(answers: list[tuple[Any, float, int]]) -> Answer:
     """Successful fits with each layer of all the clients' parameters stacked in one array:
     two arrays to send back and read instead of two per client. Anything else (a failure,
-    layers that differ in dtype or type) travels as it is."""
+    layers that differ in dtype, shape or type) travels as it is."""
     results = [outcome for outcome, _, _ in answers]
     if not results or any(type(r) is not FitResult for r in results):
         return answers
     layers = []
     for j, first in enumerate(results[0].parameters):
         arrays = [r.parameters[j] for r in results]
-        if any(type(a) is not np.ndarray or a.dtype != first.dtype for a in arrays):
+        if any(
+            type(a) is not np.ndarray or a.dtype != first.dtype or a.shape != first.shape
+            for a in arrays
+        ):
             return answers
-        layers.append(np.stack(arrays))
+        layers.append(np.array(arrays))  # as np.stack, at a third of its cost for small arrays
     return (
         [r.cid for r in results],
         layers,
@@ -468,15 +471,19 @@ def _check_fit_answer(answer: Any, reference: Parameters) -> tuple[Parameters, i
     if not isinstance(new, (list, tuple)):
         raise TypeError(f"fit must return parameters as a list of arrays, got {type(new).__name__}")
     arrays = [np.asarray(p) for p in new]
-    expected = [np.asarray(p).shape for p in reference]
-    got = [a.shape for a in arrays]
-    if got != expected:
-        raise ValueError(f"returned parameters of shapes {got}, expected {expected}")
+    if len(arrays) != len(reference) or any(
+        a.shape != np.shape(r) for a, r in zip(arrays, reference, strict=False)
+    ):
+        got = [a.shape for a in arrays]
+        raise ValueError(
+            f"returned parameters of shapes {got}, expected {[np.shape(r) for r in reference]}"
+        )
     for i, a in enumerate(arrays):
-        if a.dtype.kind not in "iufc":
+        kind = a.dtype.kind
+        if kind not in "iufc":
             raise TypeError(f"parameter {i} has dtype {a.dtype}, expected a numeric array")
         # A sum is NaN or inf when any entry is (or, rarely, when it overflows: then look).
-        if a.dtype.kind in "fc" and not np.isfinite(a.sum()) and not np.isfinite(a).all():
+        if kind in "fc" and not np.isfinite(a.sum()) and not np.isfinite(a).all():
             raise ValueError(f"parameter {i} contains NaN or inf")
     return arrays, _count(num_examples), dict(metrics or {})
 
