@@ -471,19 +471,15 @@ def _check_fit_answer(answer: Any, reference: Parameters) -> tuple[Parameters, i
     if not isinstance(new, (list, tuple)):
         raise TypeError(f"fit must return parameters as a list of arrays, got {type(new).__name__}")
     arrays = [np.asarray(p) for p in new]
-    if len(arrays) != len(reference) or any(
-        a.shape != np.shape(r) for a, r in zip(arrays, reference, strict=False)
-    ):
-        got = [a.shape for a in arrays]
-        raise ValueError(
-            f"returned parameters of shapes {got}, expected {[np.shape(r) for r in reference]}"
-        )
+    expected = [np.asarray(p).shape for p in reference]
+    got = [a.shape for a in arrays]
+    if got != expected:
+        raise ValueError(f"returned parameters of shapes {got}, expected {expected}")
     for i, a in enumerate(arrays):
-        kind = a.dtype.kind
-        if kind not in "iufc":
+        if a.dtype.kind not in "iufc":
             raise TypeError(f"parameter {i} has dtype {a.dtype}, expected a numeric array")
         # A sum is NaN or inf when any entry is (or, rarely, when it overflows: then look).
-        if kind in "fc" and not np.isfinite(a.sum()) and not np.isfinite(a).all():
+        if a.dtype.kind in "fc" and not np.isfinite(a.sum()) and not np.isfinite(a).all():
             raise ValueError(f"parameter {i} contains NaN or inf")
     return arrays, _count(num_examples), dict(metrics or {})
 

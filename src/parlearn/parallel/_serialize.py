@@ -46,12 +46,6 @@ class _FastPickler(_SharedArrays, pickle.Pickler):
     ``dumps`` then starts again with cloudpickle, which sends them by value."""
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is np.ndarray and obj.base is None:
-            # It owns its memory, so it is in no shared segment: below the scope's size for
-            # sharing it travels in the pickle (the common case, checked first).
-            scope = self._scope
-            if scope is None or obj.nbytes < scope.threshold:
-                return _compact(obj)
         if isinstance(obj, np.ndarray):
             return self._reduce_array(obj)
         if isinstance(obj, (type, types.FunctionType)) and not _importable(obj):

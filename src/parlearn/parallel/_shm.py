@@ -78,6 +78,8 @@ class SharedArray(np.ndarray):  # type: ignore[type-arg]
 
 def _segment_of(array: np.ndarray) -> _Segment | None:  # type: ignore[type-arg]
     """The segment that holds ``array``'s data, if any (views and slices included)."""
+    if type(array) is np.ndarray and array.base is None:
+        return None  # a plain array owning its memory (the common case: no lookups)
     seg = getattr(array, "_segment", None)
     if seg is None:
         base = array.base
