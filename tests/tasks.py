@@ -52,6 +52,16 @@ def hog_memory_on_two(x: int) -> int:
     return x
 
 
+def saw_file(path: str) -> bool:
+    """Whether ``path`` appears within 10 seconds (made by the caller while this item runs)."""
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def array_sum(a: np.ndarray) -> float:
     return float(a.sum())
 

@@ -4,8 +4,10 @@ input, generators and large arrays (in the style of CPython's test_concurrent_fu
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -166,3 +168,47 @@ def test_resident_function_errors_stay_per_call(kit: Kit) -> None:
         with pytest.raises(ValueError, match="bad item 7"):
             run.map(range(10))
         assert run.map(range(7)) == [x * x for x in range(7)]
+
+
+# ``meanwhile``: the caller's own work, overlapping the workers'.
+
+
+@pytest.mark.parametrize("count", [0, 2, 50])  # nothing, the scatter path, the scheduled path
+def test_meanwhile_runs_once_in_the_calling_thread(kit: Kit, count: int) -> None:
+    threads: list[int] = []
+
+    def mine() -> None:
+        threads.append(threading.get_ident())
+
+    assert kit.map(tasks.square, range(count), meanwhile=mine) == [x * x for x in range(count)]
+    assert threads == [threading.get_ident()]
+    threads.clear()
+    with kit.pool.resident(kit.fn(tasks.square)) as run:
+        assert list(run.imap(range(count), meanwhile=mine)) == [x * x for x in range(count)]
+    assert threads == [threading.get_ident()]
+
+
+@pytest.mark.parametrize("count", [2, 50])
+def test_meanwhile_runs_while_the_items_do(kit: Kit, count: int, tmp_path: Path) -> None:
+    """Each item waits for a file that only ``meanwhile`` makes: had it run after the items
+    (or before they were sent), they would have given up waiting."""
+    if kit.name in ("serial", "async"):
+        pytest.skip(f"the {kit.name} backend runs items in the caller's thread")
+    marker = tmp_path / "made-meanwhile"
+    items = [str(marker)] * count
+    assert kit.map(tasks.saw_file, items, meanwhile=marker.touch) == [True] * count
+
+
+def test_an_error_in_meanwhile_stops_the_call_and_the_pool_goes_on(kit: Kit) -> None:
+    def broken() -> None:
+        raise RuntimeError("the caller's own work failed")
+
+    for count in (2, 50):
+        with pytest.raises(RuntimeError, match="own work failed"):
+            kit.map(tasks.square, range(count), meanwhile=broken)
+    assert kit.map(tasks.square, range(10)) == [x * x for x in range(10)]
+
+
+def test_meanwhile_must_be_callable(kit: Kit) -> None:
+    with pytest.raises(TypeError, match="meanwhile must be a function"):
+        kit.map(tasks.square, [1], meanwhile="later")  # type: ignore[arg-type]

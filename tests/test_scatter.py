@@ -30,8 +30,8 @@ def scatters(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     calls: list[bool] = []
     original = ProcessesBackend.scatter
 
-    def spy(self: ProcessesBackend, job: Any, chunks: Any) -> Any:
-        outcomes = original(self, job, chunks)
+    def spy(self: ProcessesBackend, job: Any, chunks: Any, meanwhile: Any = None) -> Any:
+        outcomes = original(self, job, chunks, meanwhile)
         calls.append(outcomes is not None)
         return outcomes
 
@@ -59,6 +59,7 @@ def test_results_come_back_whichever_worker_finishes_last(pool: Pool) -> None:
 def test_a_crash_in_a_scattered_item_names_it_and_the_pool_goes_on(
     pool: Pool, scatters: list[bool]
 ) -> None:
+    zombies_before = _zombies()  # others' (a Ray test's) are not this pool's to reap
     started = time.monotonic()
     with pytest.raises(WorkerCrashedError) as info:
         pool.map(tasks.kill_self_on_five, [1, 5], chunksize=1)
@@ -68,8 +69,18 @@ def test_a_crash_in_a_scattered_item_names_it_and_the_pool_goes_on(
     assert out[1] == 2 and isinstance(out.failures[0].exception, WorkerCrashedError)
     assert pool.map(tasks.square, [2, 3]) == [4, 9]
     assert scatters[0] is True
-    children = psutil.Process().children(recursive=True)
-    assert all(c.status() != psutil.STATUS_ZOMBIE for c in children)
+    assert _zombies() <= zombies_before
+
+
+def _zombies() -> set[int]:
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def test_an_error_in_a_scattered_item_is_raised_or_collected(pool: Pool) -> None:

@@ -285,6 +285,86 @@ def test_light_rounds_go_one_bin_per_worker_and_stay_bit_identical() -> None:
         assert all(np.array_equal(a, b) for a, b in zip(models[0], other, strict=True))
 
 
+class _WhereFactory:
+    """Clients of 10 + 10 cid examples that report the process they ran in."""
+
+    def __call__(self, cid: int) -> Any:
+        rng = np.random.default_rng(cid)
+        X = rng.random((10 + 10 * cid, 5))
+        y = (X[:, 0] > 0.5).astype(np.int64)
+        client = ArrayClient("logistic", X, y, X, y, num_classes=2)
+
+        class Where:
+            def get_parameters(self, config: Any) -> Any:
+                return client.get_parameters(config)
+
+            def fit(self, parameters: Any, config: Any) -> Any:
+                new, count, metrics = client.fit(parameters, config)
+                return new, count, {**metrics, "pid": os.getpid()}
+
+            def evaluate(self, parameters: Any, config: Any) -> Any:
+                return client.evaluate(parameters, config)
+
+        return Where()
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_server_runs_the_longest_bin_itself_and_the_model_stays_bit_identical(
+    workers: int,
+) -> None:
+    """With ``in_server`` a light round sends a bin to all workers but one and the server
+    runs the longest bin itself; the results are the same, bit for bit."""
+    params = _WhereFactory()(0).get_parameters({})
+    clients = [(cid, {"local_epochs": 1, "seed": cid}) for cid in range(6)]
+    runs = {}
+    for in_server in (False, True):
+        with Pool("processes", workers=workers) as pool:
+            runner = ClientRunner(pool, _WhereFactory(), num_clients=6, in_server=in_server)
+            assert runner.in_server is in_server
+            dispatched: list[int] = []
+            runner._run.imap = functools.partial(_counting_imap, runner._run.imap, dispatched)  # type: ignore[method-assign]
+            rounds = [list(runner.fit(clients, params)) for _ in range(2)]
+            measured = list(runner._seconds_per_epoch)  # what the last round is planned by
+            rounds.append(list(runner.fit(clients, params)))
+            runs[in_server] = rounds
+            seconds = [measured[r.cid] for r in rounds[-1]]
+        here = [r.cid for r in rounds[-1] if r.metrics["pid"] == os.getpid()]
+        if not in_server:
+            assert here == [] and dispatched[-1] == workers
+            continue
+        assert dispatched[-1] == workers - 1  # a light, measured round: the rest to workers
+        bins = plan_bins(seconds, workers)
+        longest = max(bins, key=lambda b: sum(seconds[p] for p in b))
+        assert here == [rounds[-1][p].cid for p in longest]
+    for plain, shared in zip(runs[False], runs[True], strict=True):
+        assert [r.cid for r in plain] == [r.cid for r in shared]
+        assert all(_same(a.parameters, b.parameters) for a, b in zip(plain, shared, strict=True))
+
+
+def test_one_worker_never_shares_with_the_server() -> None:
+    with Pool("processes", workers=1) as pool:
+        assert not ClientRunner(pool, _WhereFactory(), 6, in_server=True).in_server
+
+
+def test_run_in_server_is_decided_by_the_builder_unless_asked() -> None:
+    built_in = federate(workers=2, **SMALL)  # type: ignore[arg-type]
+    assert built_in.history.settings["run_in_server"] is True  # ArrayClientFactory is safe
+    assert federate(workers=1, **SMALL).history.settings["run_in_server"] is False  # type: ignore[arg-type]
+    assert (
+        federate(backend="threads", workers=2, **SMALL).history.settings["run_in_server"] is False
+    )  # type: ignore[arg-type]
+    kept_apart = federate(workers=2, run_in_server=False, **SMALL)  # type: ignore[arg-type]
+    assert kept_apart.history.settings["run_in_server"] is False
+    assert _same(built_in.history.parameters, kept_apart.history.parameters)
+    strategy = FedAvg(fraction_evaluate=0.0, min_evaluate_clients=0)
+    own = simulation.simulate(_WhereFactory(), 6, strategy, 2, workers=2)
+    assert own.settings["run_in_server"] is False  # a builder of its own: not unless asked
+    asked = simulation.simulate(_WhereFactory(), 6, strategy, 2, workers=2, run_in_server=True)
+    assert asked.settings["run_in_server"] is True
+    with pytest.raises(TypeError, match="run_in_server must be True, False or None"):
+        simulation.simulate(_WhereFactory(), 6, strategy, 2, run_in_server="yes")  # type: ignore[arg-type]
+
+
 class _CountingFactory:
     """Builds digits clients; counts (per process) how often it was unpickled, and its
     clients report that count and their training set size as metrics."""

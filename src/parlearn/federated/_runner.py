@@ -144,9 +144,14 @@ def plan_bins(seconds: Sequence[float], workers: int) -> list[list[int]]:
 class ClientRunner:
     """Runs the clients of each round on ``pool``; ``close()`` releases the workers' copy."""
 
-    def __init__(self, pool: Pool, client_fn: ClientFn, num_clients: int) -> None:
+    def __init__(
+        self, pool: Pool, client_fn: ClientFn, num_clients: int, *, in_server: bool = False
+    ) -> None:
         self._pool = pool
+        self._client_fn = client_fn
         self._run = pool.resident(functools.partial(_run_group, client_fn))
+        # The server runs one bin of each light round itself, as one of the pool's workers.
+        self.in_server = in_server and pool.workers > 1
         # A client builder may know each client's examples before it reports them
         # (``ArrayClientFactory.num_examples``): rounds are then balanced from the start.
         hint = getattr(client_fn, "num_examples", None)
@@ -256,9 +261,20 @@ class ClientRunner:
         # worker finished last the round before, else in this order (Backend.scatter), so the
         # server wakes once a round when the bin it waits for first is the last to finish.
         bins.sort(key=lambda b: -sum(seconds[p] for p in b))
+        # In the server, the longest: a worker's bin pays a wake-up and the trip back, and
+        # the server, done first, would sleep for it and pay a wake-up of its own.
+        mine = bins.pop(0) if self.in_server and len(bins) > 1 else []
+        here: list[Answer] = []
+
+        def run_mine() -> None:
+            item = (phase, [ordered[p] for p in mine], parameters, seeds)
+            here.append(_run_group(self._client_fn, item, pack=False))
+
         items = [(phase, [ordered[p] for p in b], parameters, seeds) for b in bins]
         outcomes: list[Any] = [None] * len(ordered)
-        answers = self._run.imap(items, chunksize=1, errors="collect")
+        answers = self._run.imap(
+            items, chunksize=1, errors="collect", meanwhile=run_mine if mine else None
+        )
         for positions, item, answer in zip(bins, items, answers, strict=True):
             got = (
                 list(self._one_by_one(phase, item[1], parameters, seeds))
@@ -267,6 +283,8 @@ class ClientRunner:
             )
             for position, outcome in zip(positions, got, strict=True):
                 outcomes[position] = outcome
+        for position, outcome in zip(mine, self._timed(here[0]) if mine else [], strict=True):
+            outcomes[position] = outcome
         yield from outcomes
 
     def _run_groups(
@@ -374,10 +392,14 @@ _warmed_up = False
 
 
 def _run_group(
-    client_fn: ClientFn, item: tuple[Phase, list[tuple[int, Config]], Parameters, Seeds | None]
+    client_fn: ClientFn,
+    item: tuple[Phase, list[tuple[int, Config]], Parameters, Seeds | None],
+    *,
+    pack: bool = True,
 ) -> Answer:
     """Each client's outcome, with the seconds it took (inf: not timed) and its local epochs;
-    a group of fits that all succeeded travels packed (``_pack``)."""
+    a group of fits that all succeeded travels packed (``_pack``) unless ``pack`` is False
+    (a group run in the server, which goes nowhere)."""
     global _warmed_up
     phase, clients, parameters, seeds = item
     one = _fit_one if phase == "fit" else _evaluate_one
@@ -390,7 +412,7 @@ def _run_group(
         seconds = time.perf_counter() - started if _warmed_up else math.inf
         _warmed_up = _warmed_up or phase == "fit"
         answers.append((outcome, seconds, _epochs(config)))
-    return _pack(answers) if phase == "fit" else answers
+    return _pack(answers) if phase == "fit" and pack else answers
 
 
 def _pack(answers: list[tuple[Any, float, int]]) -> Answer:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,10 @@ PARTITIONS: tuple[str, ...] = ("iid", "dirichlet", "shards", "natural")
 class ArrayClientFactory:
     """Builds client ``cid`` from shared arrays and two partitions: picklable, small, and the
     same object for every client (the ``client_fn`` the simulator ships to its workers)."""
+
+    # Its clients are the built-in NumPy trainers: their errors are exceptions, never a dead
+    # process, so the simulator may run some of them in the server (``simulate``).
+    safe_in_server: ClassVar[bool] = True
 
     kind: str
     X: NDArray[np.float64]
@@ -135,6 +139,7 @@ def federate(
     seed: int = 0,
     workers: int | None = None,
     backend: str = "processes",
+    run_in_server: bool | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
 ) -> FederateResult:
     """Train ``model`` over ``num_clients`` simulated clients and return the history and model.
@@ -145,6 +150,7 @@ def federate(
     ``natural`` (the dataset's own client ids; ``num_clients`` is then what the data says).
     ``dataset_options`` go to the loader (e.g. ``label_column`` for a CSV file).
     ``proximal_mu`` is FedProx's mu: required with ``strategy="fedprox"``, refused otherwise.
+    ``run_in_server``: see :func:`~parlearn.federated.simulate` (None: yes, with processes).
     """
     name = strategy.lower()
     if name == "fedprox" and proximal_mu is None:
@@ -210,7 +216,8 @@ def federate(
         history = simulate(
             factory, num_clients, chosen, rounds,
             local_epochs=local_epochs, stragglers=stragglers, straggler_policy=straggler_policy,
-            dropout=dropout, seed=seed, backend=backend, workers=workers, on_round=on_round,
+            dropout=dropout, seed=seed, backend=backend, workers=workers,
+            run_in_server=run_in_server, on_round=on_round,
         )  # fmt: skip
     finally:
         for array in shared:

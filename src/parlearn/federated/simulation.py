@@ -54,6 +54,7 @@ def simulate(
     seed: int = 0,
     backend: str = "processes",
     workers: int | None = None,
+    run_in_server: bool | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
 ) -> History:
     """Run ``num_rounds`` rounds of federated training and return the history.
@@ -70,8 +71,21 @@ def simulate(
     - ``dropout``: share of selected clients that never answer (failures).
     - ``backend``/``workers``: where clients run (``parlearn.parallel``): ``processes`` (default),
       ``threads``, ``serial`` or ``ray``.
+    - ``run_in_server``: whether this process (the server) runs a worker's share of each
+      light round itself -- rounds of a few milliseconds a worker, where a worker's share
+      costs a round trip as long as a client's work -- while ``workers - 1`` workers run
+      the rest, so ``workers`` cores are busy either way. A client that kills its process
+      would then kill the server too, so None (the default) does it only with the
+      ``processes`` backend for builders that say their clients are safe there
+      (``safe_in_server = True``, as the built-in ``ArrayClientFactory`` does: NumPy code
+      whose errors are exceptions); True does it for any builder, False never.
     """
     _check(num_clients, num_rounds, local_epochs, stragglers, dropout, straggler_policy)
+    if run_in_server not in (None, True, False):
+        raise TypeError(
+            f"run_in_server must be True, False or None (decide from the client builder), "
+            f"got {run_in_server!r}"
+        )
     strategy.check_available(num_clients)
     parameters = strategy.initialize_parameters()
     if parameters is None:
@@ -92,7 +106,11 @@ def simulate(
     options: dict[str, Any] = {"blas_threads": 1} if backend == "processes" else {}
     with Pool(backend, workers=None if backend == "serial" else workers, **options) as pool:
         history.settings["workers"] = pool.workers
-        runner = ClientRunner(pool, client_fn, num_clients)  # closed with the pool
+        if run_in_server is None:
+            run_in_server = backend == "processes" and _safe_in_server(client_fn)
+        # Closed with the pool.
+        runner = ClientRunner(pool, client_fn, num_clients, in_server=run_in_server)
+        history.settings["run_in_server"] = runner.in_server
         for server_round in range(1, num_rounds + 1):
             started = time.perf_counter()
             parameters, record = _run_round(
@@ -106,6 +124,12 @@ def simulate(
                 on_round(record)
     history.parameters = parameters
     return history
+
+
+def _safe_in_server(client_fn: ClientFn) -> bool:
+    """Whether the builder says its clients can run in the server's process: they cannot
+    kill it (no native code that may crash, no exit calls, bounded memory)."""
+    return getattr(client_fn, "safe_in_server", False) is True
 
 
 def _check(

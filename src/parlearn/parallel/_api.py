@@ -94,11 +94,11 @@ class Pool:
         progress: ProgressArg = False,
         timeout: float | None = None,
         errors: ErrorPolicy = "raise",
+        meanwhile: Callable[[], object] | None = None,
     ) -> Iterator[Any]:
-        """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
-        return _flatten(
-            self._runs(fn, items, _Options(chunksize, ordered, progress, timeout, errors))
-        )
+        """Lazily yield ``fn(item)`` for each item; see :meth:`map`."""
+        options = _Options(chunksize, ordered, progress, timeout, errors, meanwhile)
+        return _flatten(self._runs(fn, items, options))
 
     def map(
         self,
@@ -110,9 +110,17 @@ class Pool:
         progress: ProgressArg = False,
         timeout: float | None = None,
         errors: ErrorPolicy = "raise",
+        meanwhile: Callable[[], object] | None = None,
     ) -> list[Any]:
-        """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`."""
-        options = _Options(chunksize, ordered, progress, timeout, errors)
+        """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`.
+
+        ``meanwhile``: work of the caller's own, called once in this thread when the first
+        items have gone to the workers and before any result is awaited, so it overlaps
+        theirs -- the caller is then one of the workers (a federated server running a share
+        of a round's clients itself). Its return value is dropped; an exception from it stops
+        the call as an item's would.
+        """
+        options = _Options(chunksize, ordered, progress, timeout, errors, meanwhile)
         return _collect(self._runs(fn, items, options), options)
 
     def resident(self, fn: Callable[[Any], Any]) -> Resident:
@@ -173,9 +181,10 @@ class Resident:
         progress: ProgressArg = False,
         timeout: float | None = None,
         errors: ErrorPolicy = "raise",
+        meanwhile: Callable[[], object] | None = None,
     ) -> Iterator[Any]:
-        """Lazily yield ``fn(item)`` for each item; see :func:`parlearn.parallel.imap`."""
-        options = _Options(chunksize, ordered, progress, timeout, errors)
+        """Lazily yield ``fn(item)`` for each item; see :meth:`Pool.map`."""
+        options = _Options(chunksize, ordered, progress, timeout, errors, meanwhile)
         return _flatten(self._runs(items, options))
 
     def map(
@@ -187,9 +196,10 @@ class Resident:
         progress: ProgressArg = False,
         timeout: float | None = None,
         errors: ErrorPolicy = "raise",
+        meanwhile: Callable[[], object] | None = None,
     ) -> list[Any]:
-        """``fn(item)`` for each item, as a list; see :func:`parlearn.parallel.map`."""
-        options = _Options(chunksize, ordered, progress, timeout, errors)
+        """``fn(item)`` for each item, as a list; see :meth:`Pool.map`."""
+        options = _Options(chunksize, ordered, progress, timeout, errors, meanwhile)
         return _collect(self._runs(items, options), options)
 
     def _runs(self, items: Iterable[Any], options: _Options) -> Iterator[list[Any]]:
@@ -348,9 +358,12 @@ class _Options:
     progress: ProgressArg
     timeout: float | None
     errors: ErrorPolicy
+    meanwhile: Callable[[], object] | None = None
 
     def __post_init__(self) -> None:
         chunksize, timeout = self.chunksize, self.timeout
+        if self.meanwhile is not None and not callable(self.meanwhile):
+            raise TypeError(f"meanwhile must be a function of no arguments, got {self.meanwhile!r}")
         if chunksize is not None and (
             isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
         ):
@@ -386,6 +399,7 @@ class _Options:
             errors=self.errors,
             reporter=make_reporter(self.progress, total, f"parlearn {backend.name}"),
             done_first=done_first,
+            meanwhile=self.meanwhile,
         )
 
 

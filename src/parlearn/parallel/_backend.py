@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import ClassVar
 
@@ -71,11 +72,15 @@ class Backend(ABC):
             completed.append(done.get())
         return completed
 
-    def scatter(self, job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+    def scatter(
+        self, job: Job, chunks: list[Chunk], meanwhile: Callable[[], object] | None = None
+    ) -> list[ChunkOutcome] | None:
         """Run each chunk at once on an idle worker of its own and return every outcome; or
-        None, having started nothing, when that cannot be done now. The engine's fast path for
-        a call of at most ``workers`` items (a federated round's bins): it then skips its
-        scheduling. Backends without one return None and the chunks are submitted as usual."""
+        None, having started nothing and called nothing, when that cannot be done now. The
+        engine's fast path for a call of at most ``workers`` items (a federated round's bins):
+        it then skips its scheduling. ``meanwhile`` is called once, in this thread, after the
+        chunks are sent and before their results are awaited. Backends without a fast path
+        return None and the chunks are submitted as usual."""
         return None
 
     def start_job(self, job: Job) -> None:

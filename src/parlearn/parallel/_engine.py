@@ -21,7 +21,7 @@ import itertools
 import queue
 import reprlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, Literal
 
@@ -73,11 +73,14 @@ def run_job(
     errors: ErrorPolicy,
     reporter: Reporter,
     done_first: list[Emitted],
+    meanwhile: Callable[[], object] | None = None,
 ) -> Iterator[list[Any]]:
     """Yield results of ``job.fn`` over ``items`` in runs (lists), in order when ``ordered``.
 
     ``done_first`` are results of the first items, already computed (by the auto probe), and
-    ``items`` goes on after them. Results travel in runs so the per-item cost stays in C:
+    ``items`` goes on after them. ``meanwhile`` is called once, in this thread, when the first
+    chunks are sent and before any result is waited for (work of the caller's own that
+    overlaps the workers'); an exception from it stops the job like one from an item. Results travel in runs so the per-item cost stays in C:
     ``imap`` flattens them, ``map`` extends a list with them."""
     sizer = ChunkSizer(
         workers=backend.workers,
@@ -117,13 +120,14 @@ def run_job(
                 for i, item in enumerate(taken)
             ]
             read += len(taken)
-            outcomes = backend.scatter(job, chunks) if chunks else []
+            outcomes = backend.scatter(job, chunks, meanwhile) if chunks else None
             if outcomes is None:
                 for chunk in chunks:
                     future = backend.submit(job, chunk)
                     in_flight[future] = chunk
                     future.add_done_callback(done.put)
             else:
+                meanwhile = None  # the backend called it
                 scattered = list(zip(chunks, outcomes, strict=True))
         while True:
             buffer_limit = BUFFER_CHUNKS * max_in_flight * max_chunk
@@ -151,6 +155,9 @@ def run_job(
                 future = backend.submit(job, chunk)
                 in_flight[future] = chunk
                 future.add_done_callback(done.put)
+            if meanwhile is not None:
+                call, meanwhile = meanwhile, None
+                call()
             if not in_flight and not scattered:
                 break
             if scattered:

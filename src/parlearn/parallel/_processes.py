@@ -240,7 +240,9 @@ class ProcessesBackend(Backend):
             self._wake()
         return future
 
-    def scatter(self, job: Job, chunks: list[Chunk]) -> list[ChunkOutcome] | None:
+    def scatter(
+        self, job: Job, chunks: list[Chunk], meanwhile: Callable[[], object] | None = None
+    ) -> list[ChunkOutcome] | None:
         """Each chunk straight to an idle worker, then the results read in this thread one
         worker at a time -- no scheduling, completion callbacks or manager thread. None
         (nothing sent) when a chunk has a timeout or memory is watched, another caller is
@@ -255,11 +257,13 @@ class ProcessesBackend(Backend):
                 return None
             self._pumper = me
         with self._pumping():
-            pendings = self._scatter(job, chunks)
+            pendings = self._scatter(job, chunks, meanwhile)
         # Closed or broken meanwhile: the manager fails what is left, and result() raises.
         return [p.future.result() for p in pendings]
 
-    def _scatter(self, job: Job, chunks: list[Chunk]) -> list[_Pending]:
+    def _scatter(
+        self, job: Job, chunks: list[Chunk], meanwhile: Callable[[], object] | None
+    ) -> list[_Pending]:
         """Wait for one worker at a time: one that finishes early waits in its pipe. When the
         first waited for is the last to finish, this thread wakes once a call, and never
         takes a core from a worker still running to read an early result. On a 2-core machine
@@ -275,6 +279,8 @@ class ProcessesBackend(Backend):
         with self._state_lock:
             self._queue.extend(pendings)
         self._dispatch()  # every worker is idle (or not started yet): one chunk each
+        if meanwhile is not None:
+            meanwhile()
         held = [(p, self._holder(p)) for p in pendings]
         for pending, holder in sorted(held, key=lambda ph: id(ph[1]) != self._last_to_finish):
             if holder is not None and not pending.future.done() and not _readable(holder.conn):
