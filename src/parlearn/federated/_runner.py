@@ -8,6 +8,7 @@
                       ─► a light round (under LIGHT_ROUND_SECONDS a worker, by measured
                          times): one bin per worker, balanced by LPT on each client's
                          measured seconds (estimated from its examples until it has run);
+                         with in_server, the longest runs in the server meanwhile;
                          results put back in the order above
                       ─► otherwise groups: contiguous runs of that order, each about a share
                          of the work left (guided scheduling), never more than
@@ -20,7 +21,10 @@ Why: a light round (ten clients of a third of a millisecond) costs as much in di
 work, and even a round of a hundred such clients loses a visible share to dispatching groups,
 so clients travel in as few messages as balance allows -- one per worker when their times are
 known -- and the task with the client builder is shipped to the workers once per
-simulation, not once per round. Largest first is LPT scheduling (Graham 1969): the big clients
+simulation, not once per round. With ``in_server`` one of those bins does not travel at all:
+the server runs it while the workers run theirs, which saves a round trip (pickling, a
+wake-up, reading the results) on the round's critical path; measured on 30 clients / 10 per
+round, E=1, 2 cores: 2.53 ms a round instead of 2.84 (medians, 4 interleaved pairs). Largest first is LPT scheduling (Graham 1969): the big clients
 start early and the small ones fill the gaps, so workers finish together. Timings decide only
 which worker runs a client, never the order results are added in, so the aggregated model is
 bit-identical whatever the workers.
