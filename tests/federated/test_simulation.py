@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from parlearn.federated import simulation
 from parlearn.federated._runner import ClientRunner, plan_bins, plan_groups
@@ -300,7 +301,8 @@ class _WhereFactory:
 
             def fit(self, parameters: Any, config: Any) -> Any:
                 new, count, metrics = client.fit(parameters, config)
-                return new, count, {**metrics, "pid": os.getpid()}
+                blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+                return new, count, {**metrics, "pid": os.getpid(), "blas": max(blas, default=0)}
 
             def evaluate(self, parameters: Any, config: Any) -> Any:
                 return client.evaluate(parameters, config)
@@ -339,6 +341,18 @@ def test_the_server_runs_the_longest_bin_itself_and_the_model_stays_bit_identica
     for plain, shared in zip(runs[False], runs[True], strict=True):
         assert [r.cid for r in plain] == [r.cid for r in shared]
         assert all(_same(a.parameters, b.parameters) for a, b in zip(plain, shared, strict=True))
+
+
+def test_the_server_runs_its_bin_with_the_workers_blas_threads() -> None:
+    params = _WhereFactory()(0).get_parameters({})
+    clients = [(cid, {"local_epochs": 1, "seed": cid}) for cid in range(6)]
+    before = [i["num_threads"] for i in threadpool_info()]
+    with Pool("processes", workers=2, blas_threads=1) as pool:
+        runner = ClientRunner(pool, _WhereFactory(), 6, in_server=True, blas_threads=1)
+        last = [list(runner.fit(clients, params)) for _ in range(3)][-1]
+    here = [r.metrics["blas"] for r in last if r.metrics["pid"] == os.getpid()]
+    assert here and set(here) <= {0, 1}  # 0: no BLAS library loaded
+    assert [i["num_threads"] for i in threadpool_info()] == before  # given back after
 
 
 def test_one_worker_never_shares_with_the_server() -> None:

@@ -32,6 +32,7 @@ bit-identical whatever the workers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import math
@@ -41,6 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from parlearn.federated._seeds import client_seed
 from parlearn.federated._types import (
@@ -149,13 +151,23 @@ class ClientRunner:
     """Runs the clients of each round on ``pool``; ``close()`` releases the workers' copy."""
 
     def __init__(
-        self, pool: Pool, client_fn: ClientFn, num_clients: int, *, in_server: bool = False
+        self,
+        pool: Pool,
+        client_fn: ClientFn,
+        num_clients: int,
+        *,
+        in_server: bool = False,
+        blas_threads: int | None = None,
     ) -> None:
         self._pool = pool
         self._client_fn = client_fn
         self._run = pool.resident(functools.partial(_run_group, client_fn))
-        # The server runs one bin of each light round itself, as one of the pool's workers.
+        # The server runs one bin of each light round itself, as one of the pool's workers,
+        # with the workers' BLAS threads (``blas_threads``; None: as it is), so it does not
+        # take a core from them.
         self.in_server = in_server and pool.workers > 1
+        self._blas_threads = blas_threads
+        self._blas: ThreadpoolController | None = None
         # A client builder may know each client's examples before it reports them
         # (``ArrayClientFactory.num_examples``): rounds are then balanced from the start.
         hint = getattr(client_fn, "num_examples", None)
@@ -272,7 +284,8 @@ class ClientRunner:
 
         def run_mine() -> None:
             item = (phase, [ordered[p] for p in mine], parameters, seeds)
-            here.append(_run_group(self._client_fn, item, pack=False))
+            with self._blas_limit():
+                here.append(_run_group(self._client_fn, item, pack=False))
 
         items = [(phase, [ordered[p] for p in b], parameters, seeds) for b in bins]
         outcomes: list[Any] = [None] * len(ordered)
@@ -314,6 +327,16 @@ class ClientRunner:
                 yield from self._one_by_one(phase, item[1], parameters, seeds)
             else:
                 yield from self._timed(answer)
+
+    def _blas_limit(self) -> contextlib.AbstractContextManager[object]:
+        if self._blas_threads is None:
+            return contextlib.nullcontext()
+        if self._blas is None:  # once: finding the loaded libraries takes milliseconds
+            self._blas = ThreadpoolController()
+        limit: contextlib.AbstractContextManager[object] = self._blas.limit(
+            limits=self._blas_threads
+        )
+        return limit
 
     def _timed(self, answer: Answer) -> list[Any]:
         """The outcomes of a bin or group, noting each successful fit's seconds per epoch."""

@@ -109,7 +109,13 @@ def simulate(
         if run_in_server is None:
             run_in_server = backend == "processes" and _safe_in_server(client_fn)
         # Closed with the pool.
-        runner = ClientRunner(pool, client_fn, num_clients, in_server=run_in_server)
+        runner = ClientRunner(
+            pool,
+            client_fn,
+            num_clients,
+            in_server=run_in_server,
+            blas_threads=options.get("blas_threads"),
+        )
         history.settings["run_in_server"] = runner.in_server
         for server_round in range(1, num_rounds + 1):
             started = time.perf_counter()
