@@ -105,7 +105,7 @@ LABELS = {
 HOW = {
     "floor": "local_sgd per client in one process; time / 2",
     "pipes": "2 forked processes, 1 pickled message each way per worker per round",
-    "parlearn": "workers=2, shared-memory client data",
+    "parlearn": "workers=2, shared-memory client data, the server runs one bin of a light round",
     "flower": "Ray num_cpus=2, client num_cpus=1 (2 actors)",
 }
 

@@ -60,18 +60,27 @@ SCRIPT = textwrap.dedent(
 
     data = parallel.share(np.ones(1000))
     big = np.ones(400_000)
+    @CALL@
     with parallel.Pool("processes", workers=2) as pool:
         pool.map(len, [[1]])  # start the workers
         print("ready", flush=True)
-        pool.map(slow, [data, big, data, big])
+        pool.map(slow, ITEMS, meanwhile=MEANWHILE)
     """
 )
+# The interrupt lands while the caller waits for the workers, or while it runs its own work
+# (``meanwhile``) with the items already sent (two items: the scatter fast path).
+CALLS = {
+    "waiting": "ITEMS, MEANWHILE = [data, big, data, big], None",
+    "in meanwhile": "ITEMS, MEANWHILE = [data, big], lambda: time.sleep(30)",
+}
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_workers_and_unlinks_segments() -> None:
+@pytest.mark.parametrize("call", CALLS)
+def test_ctrl_c_stops_workers_and_unlinks_segments(call: str) -> None:
+    script = SCRIPT.replace("@CALL@", CALLS[call])
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
