@@ -24,10 +24,11 @@ known -- and the task with the client builder is shipped to the workers once per
 simulation, not once per round. With ``in_server`` one of those bins does not travel at all:
 the server runs it while the workers run theirs, which saves a round trip (pickling, a
 wake-up, reading the results) on the round's critical path; measured on 30 clients / 10 per
-round, E=1, 2 cores: 2.53 ms a round instead of 2.84 (medians, 4 interleaved pairs). Largest first is LPT scheduling (Graham 1969): the big clients
-start early and the small ones fill the gaps, so workers finish together. Timings decide only
-which worker runs a client, never the order results are added in, so the aggregated model is
-bit-identical whatever the workers.
+round, E=1, 2 cores: 2.49-2.72 ms a round instead of 2.76-2.94 (medians, 7 interleaved
+pairs). Largest first is LPT scheduling (Graham 1969): the big clients start early and the
+small ones fill the gaps, so workers finish together. Timings decide only which worker runs a
+client, never the order results are added in, so the aggregated model is bit-identical
+whatever the workers.
 """
 
 from __future__ import annotations
