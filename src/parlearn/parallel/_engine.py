@@ -80,8 +80,9 @@ def run_job(
     ``done_first`` are results of the first items, already computed (by the auto probe), and
     ``items`` goes on after them. ``meanwhile`` is called once, in this thread, when the first
     chunks are sent and before any result is waited for (work of the caller's own that
-    overlaps the workers'); an exception from it stops the job like one from an item. Results travel in runs so the per-item cost stays in C:
-    ``imap`` flattens them, ``map`` extends a list with them."""
+    overlaps the workers'); an exception from it stops the job like one from an item.
+    Results travel in runs so the per-item cost stays in C: ``imap`` flattens them, ``map``
+    extends a list with them."""
     sizer = ChunkSizer(
         workers=backend.workers,
         target_seconds=backend.target_chunk_seconds,

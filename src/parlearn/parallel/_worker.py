@@ -112,9 +112,9 @@ def send_whole(conn: Connection, payload: bytes) -> None:
     the length of a message over 16 KiB first and the rest after, and the reader, woken by
     the first write, often runs before the second and sleeps again in the middle of the
     message (measured on a federated round: 3.0 voluntary context switches of the server
-    instead of 2.2). The same framing -- a 4-byte big-endian length, then the bytes -- so ``recv_bytes``
-    reads it. Messages over ONE_WRITE_BYTES go through ``send_bytes``: they take many reads
-    anyway, and joining them to their length would copy them."""
+    instead of 2.2). The same framing -- a 4-byte big-endian length, then the bytes -- so
+    ``recv_bytes`` reads it. Messages over ONE_WRITE_BYTES go through ``send_bytes``: they
+    take many reads anyway, and joining them to their length would copy them."""
     size = len(payload)
     if size > ONE_WRITE_BYTES:
         conn.send_bytes(payload)

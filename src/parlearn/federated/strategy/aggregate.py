@@ -80,7 +80,7 @@ class RunningWeightedMean:
                     f"an update has {len(parameters)} arrays, the others {len(self._sum)}"
                 )
             for acc, p in zip(self._sum, parameters, strict=True):
-                shape = p.shape if isinstance(p, np.ndarray) else np.shape(p)
+                shape = _shape(p)
                 if shape != acc.shape:
                     raise ValueError(
                         f"an update has an array of shape {shape} where the others have {acc.shape}"
